@@ -1,0 +1,173 @@
+//! The command line: the same handler as the Lambda, for people and scripts.
+
+use anyhow::{Context, anyhow};
+use clap::{Parser, Subcommand};
+use glue_partition_registrar::aws::{Clients, load_sdk_config};
+use glue_partition_registrar::catalog::CatalogError;
+use glue_partition_registrar::config::{Config, TableName};
+use glue_partition_registrar::handler::{HandleError, Registrar};
+use glue_partition_registrar::{lambda, logging};
+use std::io::Read;
+use std::process::ExitCode;
+
+const AFTER_HELP: &str = "\
+Configuration comes from the environment: GLUE_TABLES (database.table,...), GLUE_DATABASES,
+DELETE_EMPTY_PARTITIONS, LOG_LEVEL, TABLE_CACHE_SECONDS; AWS_REGION, AWS_ENDPOINT_URL and
+credentials from the standard AWS chain. Started by the Lambda runtime (AWS_LAMBDA_RUNTIME_API
+set) with no subcommand, it serves events.";
+
+#[derive(Debug, Parser)]
+#[command(name = "glue-partition-registrar", version, about = "Register AWS Glue partitions the moment objects land in S3", after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Process one event document exactly as the Lambda would and print the report as JSON.
+    ///
+    /// Exit status: 0 when nothing failed, 1 when any object failed, 2 on unusable input or
+    /// configuration.
+    #[command(after_help = "Examples:
+  GLUE_TABLES=analytics.clickstream glue-partition-registrar handle events/s3-put.json
+  aws sqs receive-message ... | jq ... | glue-partition-registrar handle -
+  glue-partition-registrar handle --dry-run events/sqs-batch.json")]
+    Handle {
+        /// The event document (JSON), or `-` for stdin.
+        file: String,
+        /// Resolve and plan, read the catalog, but write nothing to Glue.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print, one JSON line per key, the partition it maps to or why it is skipped.
+    ///
+    /// Reads the table from Glue and writes nothing.
+    #[command(after_help = "Examples:
+  glue-partition-registrar explain --table analytics.clickstream \\
+      clickstream/year=2026/month=11/day=25/part-0.parquet \\
+      s3://my-bucket/clickstream/_SUCCESS")]
+    Explain {
+        /// The table, as database.table.
+        #[arg(long)]
+        table: String,
+        /// Object keys in the table's bucket, or s3://bucket/key URIs.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+}
+
+/// Exit statuses of DESIGN.md.
+const FAILED: u8 = 1;
+const UNUSABLE: u8 = 2;
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let Some(command) = cli.command else {
+        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+            return serve_lambda().await;
+        }
+        eprintln!(
+            "error: no subcommand given; see --help (the Lambda runtime starts this binary without one)"
+        );
+        return ExitCode::from(UNUSABLE);
+    };
+    logging::init("warn", true);
+    let result = match command {
+        Command::Handle { file, dry_run } => handle(&file, dry_run).await,
+        Command::Explain { table, keys } => explain(&table, &keys).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(UNUSABLE)
+        }
+    }
+}
+
+async fn serve_lambda() -> ExitCode {
+    logging::init("info", false);
+    let registrar = match Config::from_env() {
+        Ok(config) => Registrar::new(Clients::new(&load_sdk_config().await), config),
+        Err(e) => {
+            tracing::error!(error = %e, "configuration error");
+            return ExitCode::from(UNUSABLE);
+        }
+    };
+    match lambda::serve(registrar).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "Lambda runtime stopped");
+            ExitCode::from(FAILED)
+        }
+    }
+}
+
+async fn registrar(config: Config) -> anyhow::Result<Registrar> {
+    let sdk = load_sdk_config().await;
+    if sdk.region().is_none() {
+        return Err(anyhow!(
+            "no AWS region: set AWS_REGION (or a profile with a region)"
+        ));
+    }
+    Ok(Registrar::new(Clients::new(&sdk), config))
+}
+
+fn read_event(file: &str) -> anyhow::Result<serde_json::Value> {
+    let text = if file == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the event from stdin")?;
+        text
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("cannot read event file `{file}`"))?
+    };
+    let source = if file == "-" { "stdin" } else { file };
+    serde_json::from_str(&text).with_context(|| format!("the event in {source} is not valid JSON"))
+}
+
+/// An error that stops the command: 2 when it is the input's or configuration's fault.
+fn exit_for(e: &HandleError) -> u8 {
+    match e {
+        HandleError::Catalog(CatalogError::Api { .. }) => FAILED,
+        _ => UNUSABLE,
+    }
+}
+
+async fn handle(file: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let event = read_event(file)?;
+    let config = Config::from_env()?;
+    let registrar = registrar(config).await?;
+    match registrar.handle(&event, dry_run).await {
+        Ok(outcome) => {
+            println!("{}", serde_json::to_string_pretty(&outcome.report)?);
+            Ok(if outcome.report.has_failures() {
+                ExitCode::from(FAILED)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(exit_for(&e)))
+        }
+    }
+}
+
+async fn explain(table: &str, keys: &[String]) -> anyhow::Result<ExitCode> {
+    let table = TableName::parse(table)?;
+    let registrar = registrar(Config::for_table(table)).await?;
+    match registrar.explain(keys).await {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(exit_for(&e)))
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Configuration from the environment, the same for the Lambda and the CLI.
+//!
+//! Parsing is a pure function of a variable lookup so that it is tested without touching
+//! the process environment.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A `database.table` name as Glue stores it (Glue lower-cases names).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableName {
+    pub database: String,
+    pub table: String,
+}
+
+impl TableName {
+    /// Parse `database.table`; the table part may not contain a dot, the database may not be empty.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let text = text.trim();
+        match text.split_once('.') {
+            Some((db, table)) if !db.is_empty() && !table.is_empty() && !table.contains('.') => {
+                Ok(Self {
+                    database: db.to_ascii_lowercase(),
+                    table: table.to_ascii_lowercase(),
+                })
+            }
+            _ => Err(ConfigError::MalformedTable(text.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.database, self.table)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "no tables to serve: set GLUE_TABLES (comma-separated database.table) and/or GLUE_DATABASES (comma-separated databases)"
+    )]
+    NothingToServe,
+    #[error("`{0}` is not a table name: GLUE_TABLES takes comma-separated database.table entries")]
+    MalformedTable(String),
+    #[error("`{0}` is not a database name in GLUE_DATABASES: names may not contain dots or spaces")]
+    MalformedDatabase(String),
+    #[error("{name}=`{value}` is not a boolean: use true or false")]
+    NotABoolean { name: &'static str, value: String },
+    #[error("{name}=`{value}` is not a whole number of seconds")]
+    NotSeconds { name: &'static str, value: String },
+}
+
+/// Everything the registrar reads from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub tables: Vec<TableName>,
+    pub databases: Vec<String>,
+    pub delete_empty_partitions: bool,
+    pub log_level: String,
+    /// How long table metadata stays cached in a warm process: schema changes made by a
+    /// crawler or by Terraform are seen within this time.
+    pub table_cache_ttl: Duration,
+}
+
+/// Names of the variables, in one place so the Terraform wiring test can check them.
+pub const ENV_VARS: [&str; 5] = [
+    "GLUE_TABLES",
+    "GLUE_DATABASES",
+    "DELETE_EMPTY_PARTITIONS",
+    "LOG_LEVEL",
+    "TABLE_CACHE_SECONDS",
+];
+
+const DEFAULT_TABLE_CACHE: Duration = Duration::from_secs(300);
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let list = |name: &str| -> Vec<String> {
+            lookup(name)
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let mut tables = list("GLUE_TABLES")
+            .iter()
+            .map(|t| TableName::parse(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        tables.sort();
+        tables.dedup();
+        let mut databases = Vec::new();
+        for db in list("GLUE_DATABASES") {
+            if db.contains(['.', ' ']) {
+                return Err(ConfigError::MalformedDatabase(db));
+            }
+            databases.push(db.to_ascii_lowercase());
+        }
+        databases.sort();
+        databases.dedup();
+        if tables.is_empty() && databases.is_empty() {
+            return Err(ConfigError::NothingToServe);
+        }
+        let delete_empty_partitions = match lookup("DELETE_EMPTY_PARTITIONS") {
+            None => false,
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "" | "false" | "0" | "no" => false,
+                "true" | "1" | "yes" => true,
+                _ => {
+                    return Err(ConfigError::NotABoolean {
+                        name: "DELETE_EMPTY_PARTITIONS",
+                        value: v,
+                    });
+                }
+            },
+        };
+        let table_cache_ttl = match lookup("TABLE_CACHE_SECONDS") {
+            None => DEFAULT_TABLE_CACHE,
+            Some(v) => {
+                Duration::from_secs(v.trim().parse().map_err(|_| ConfigError::NotSeconds {
+                    name: "TABLE_CACHE_SECONDS",
+                    value: v.clone(),
+                })?)
+            }
+        };
+        Ok(Self {
+            tables,
+            databases,
+            delete_empty_partitions,
+            log_level: lookup("LOG_LEVEL")
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| "info".to_owned()),
+            table_cache_ttl,
+        })
+    }
+
+    /// A configuration serving exactly one table, as `explain` and `backfill` need.
+    pub fn for_table(table: TableName) -> Self {
+        Self {
+            tables: vec![table],
+            databases: Vec::new(),
+            delete_empty_partitions: false,
+            log_level: "info".to_owned(),
+            table_cache_ttl: DEFAULT_TABLE_CACHE,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn tables_are_parsed_trimmed_and_lowercased() {
+        let c = parse(&[("GLUE_TABLES", " Analytics.Events , db.t2")]).unwrap();
+        assert_eq!(
+            c.tables,
+            vec![
+                TableName::parse("analytics.events").unwrap(),
+                TableName::parse("db.t2").unwrap()
+            ]
+        );
+    }
+
+    #[test]
+    fn neither_tables_nor_databases_is_an_error() {
+        assert_eq!(parse(&[]), Err(ConfigError::NothingToServe));
+        assert_eq!(
+            parse(&[("GLUE_TABLES", " , ")]),
+            Err(ConfigError::NothingToServe)
+        );
+    }
+
+    #[test]
+    fn table_without_database_is_an_error() {
+        assert!(matches!(
+            parse(&[("GLUE_TABLES", "events")]),
+            Err(ConfigError::MalformedTable(_))
+        ));
+    }
+
+    #[test]
+    fn databases_alone_are_enough() {
+        let c = parse(&[("GLUE_DATABASES", "raw,curated")]).unwrap();
+        assert_eq!(c.databases, vec!["curated", "raw"]);
+        assert!(!c.delete_empty_partitions);
+        assert_eq!(c.log_level, "info");
+    }
+
+    #[test]
+    fn delete_empty_partitions_must_be_a_boolean() {
+        assert!(
+            parse(&[("GLUE_DATABASES", "d"), ("DELETE_EMPTY_PARTITIONS", "TRUE")])
+                .unwrap()
+                .delete_empty_partitions
+        );
+        assert!(matches!(
+            parse(&[
+                ("GLUE_DATABASES", "d"),
+                ("DELETE_EMPTY_PARTITIONS", "maybe")
+            ]),
+            Err(ConfigError::NotABoolean { .. })
+        ));
+    }
+
+    #[test]
+    fn table_cache_seconds_is_read() {
+        let c = parse(&[("GLUE_DATABASES", "d"), ("TABLE_CACHE_SECONDS", "7")]).unwrap();
+        assert_eq!(c.table_cache_ttl, Duration::from_secs(7));
+    }
+}

@@ -1,0 +1,251 @@
+//! Key → partition: where partition values are read out of an object key. Pure, no I/O.
+
+use crate::decode::hive_unescape;
+use crate::table::{Layout, Table};
+use std::borrow::Cow;
+use std::fmt;
+
+/// Why an object is not registered. `kind` is a small fixed set, fit for a metric dimension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    OutsideTables,
+    FolderMarker,
+    HiddenSegment(String),
+    Incomplete {
+        missing: Vec<String>,
+    },
+    NotPartitionPath {
+        expected: String,
+        found: String,
+    },
+    NotTemplatePath,
+    InvalidValue {
+        key: String,
+        value: String,
+        problem: String,
+    },
+    /// The event names the object but does not create or remove it, or its key is unreadable.
+    Ignored(String),
+    /// An object was removed and `DELETE_EMPTY_PARTITIONS` is off.
+    RemovalIgnored,
+}
+
+impl Skip {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::OutsideTables => "outside_tables",
+            Self::FolderMarker => "folder_marker",
+            Self::HiddenSegment(_) => "hidden_segment",
+            Self::Incomplete { .. } => "incomplete_path",
+            Self::NotPartitionPath { .. } => "not_partition_path",
+            Self::NotTemplatePath => "not_template_path",
+            Self::InvalidValue { .. } => "invalid_value",
+            Self::Ignored(_) => "ignored_event",
+            Self::RemovalIgnored => "removal_ignored",
+        }
+    }
+}
+
+impl fmt::Display for Skip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OutsideTables => write!(f, "outside every served table's location"),
+            Self::FolderMarker => write!(f, "folder marker"),
+            Self::HiddenSegment(s) => write!(f, "hidden path segment `{s}`"),
+            Self::Incomplete { missing } => write!(
+                f,
+                "incomplete partition path: no value for {}",
+                missing.join(", ")
+            ),
+            Self::NotPartitionPath { expected, found } => write!(
+                f,
+                "not a partition path: expected `{expected}=...`, found `{found}`"
+            ),
+            Self::NotTemplatePath => {
+                write!(f, "does not match the table's storage.location.template")
+            }
+            Self::InvalidValue {
+                key,
+                value,
+                problem,
+            } => write!(
+                f,
+                "invalid value for partition key `{key}`: `{value}` {problem}"
+            ),
+            Self::Ignored(reason) => write!(f, "{reason}"),
+            Self::RemovalIgnored => write!(
+                f,
+                "object removed; partitions are kept (DELETE_EMPTY_PARTITIONS is off)"
+            ),
+        }
+    }
+}
+
+/// Where a key's partition is: `key[..dir_end]` is the partition's directory (ending in `/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located<'k> {
+    pub dir_end: usize,
+    pub values: Vec<Cow<'k, str>>,
+}
+
+/// Read the partition of `key`, which lies under `table`'s location.
+pub fn locate<'k>(table: &Table, key: &'k str) -> Result<Located<'k>, Skip> {
+    let prefix_len = table.location.prefix.len();
+    let rest = &key[prefix_len..];
+    if key.ends_with('/') || key.ends_with("_$folder$") {
+        return Err(Skip::FolderMarker);
+    }
+    if let Some(hidden) = rest.split('/').find(|s| s.starts_with(['_', '.'])) {
+        return Err(Skip::HiddenSegment(hidden.to_owned()));
+    }
+    match &table.layout {
+        Layout::Hive => locate_hive(table, key, prefix_len),
+        Layout::Template(template) => {
+            let caps = template.regex.captures(key).ok_or(Skip::NotTemplatePath)?;
+            let dir_end = caps.get(0).map_or(0, |m| m.end());
+            let values = template
+                .groups
+                .iter()
+                .map(|g| Cow::Borrowed(caps.get(*g).map_or("", |m| m.as_str())))
+                .collect();
+            Ok(Located { dir_end, values })
+        }
+    }
+}
+
+fn locate_hive<'k>(table: &Table, key: &'k str, prefix_len: usize) -> Result<Located<'k>, Skip> {
+    let mut values = Vec::with_capacity(table.keys.len());
+    let mut pos = prefix_len;
+    for (i, pk) in table.keys.iter().enumerate() {
+        // A segment is a directory only if a `/` follows it; the last segment is the file.
+        let Some(len) = key[pos..].find('/') else {
+            return Err(Skip::Incomplete {
+                missing: table.keys[i..].iter().map(|k| k.name.clone()).collect(),
+            });
+        };
+        let segment = &key[pos..pos + len];
+        let value = match segment.split_once('=') {
+            Some((name, value)) if name.eq_ignore_ascii_case(&pk.name) => value,
+            _ => {
+                return Err(Skip::NotPartitionPath {
+                    expected: pk.name.clone(),
+                    found: segment.to_owned(),
+                });
+            }
+        };
+        values.push(hive_unescape(value));
+        pos += len + 1;
+    }
+    Ok(Located {
+        dir_end: pos,
+        values,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TableName;
+
+    fn hive(location: &str, keys: &[&str]) -> Table {
+        let keys: Vec<(String, String)> = keys
+            .iter()
+            .map(|k| (k.to_string(), "string".to_string()))
+            .collect();
+        Table::new(
+            TableName::parse("d.t").unwrap(),
+            Some(location),
+            &keys,
+            None,
+        )
+        .unwrap()
+    }
+
+    fn values(l: &Located<'_>) -> Vec<String> {
+        l.values.iter().map(|v| v.to_string()).collect()
+    }
+
+    #[test]
+    fn hive_segments_give_values_and_directory() {
+        let t = hive("s3://b/events/", &["year", "month"]);
+        let key = "events/year=2026/month=11/part-0.parquet";
+        let l = locate(&t, key).unwrap();
+        assert_eq!(values(&l), ["2026", "11"]);
+        assert_eq!(&key[..l.dir_end], "events/year=2026/month=11/");
+    }
+
+    #[test]
+    fn hive_names_compare_case_insensitively() {
+        let t = hive("s3://b/e/", &["year"]);
+        assert_eq!(values(&locate(&t, "e/YEAR=2026/f").unwrap()), ["2026"]);
+    }
+
+    #[test]
+    fn hive_values_are_unescaped() {
+        let t = hive("s3://b/e/", &["ts"]);
+        assert_eq!(values(&locate(&t, "e/ts=12%3A00/f").unwrap()), ["12:00"]);
+    }
+
+    #[test]
+    fn file_in_a_partial_path_is_incomplete() {
+        let t = hive("s3://b/e/", &["year", "month"]);
+        assert_eq!(
+            locate(&t, "e/year=2026/f.csv"),
+            Err(Skip::Incomplete {
+                missing: vec!["month".into()]
+            })
+        );
+    }
+
+    #[test]
+    fn wrong_key_order_is_not_a_partition_path() {
+        let t = hive("s3://b/e/", &["year", "month"]);
+        assert!(matches!(
+            locate(&t, "e/month=11/year=2026/f"),
+            Err(Skip::NotPartitionPath { .. })
+        ));
+    }
+
+    #[test]
+    fn folder_markers_are_skipped() {
+        let t = hive("s3://b/e/", &["year"]);
+        assert_eq!(locate(&t, "e/year=2026/"), Err(Skip::FolderMarker));
+        assert_eq!(locate(&t, "e/year=2026_$folder$"), Err(Skip::FolderMarker));
+    }
+
+    #[test]
+    fn hidden_segments_are_skipped() {
+        let t = hive("s3://b/e/", &["year"]);
+        assert!(matches!(
+            locate(&t, "e/_SUCCESS"),
+            Err(Skip::HiddenSegment(_))
+        ));
+        assert!(matches!(
+            locate(&t, "e/year=2026/_temporary/0/f"),
+            Err(Skip::HiddenSegment(_))
+        ));
+        assert!(matches!(
+            locate(&t, "e/.spark-staging-1/year=2026/f"),
+            Err(Skip::HiddenSegment(_))
+        ));
+    }
+
+    #[test]
+    fn template_layout_reads_values() {
+        let t = Table::new(
+            TableName::parse("d.t").unwrap(),
+            Some("s3://b/logs/"),
+            &[
+                ("year".into(), "int".into()),
+                ("month".into(), "int".into()),
+            ],
+            Some("s3://b/logs/${year}/${month}"),
+        )
+        .unwrap();
+        let key = "logs/2026/11/app.log.gz";
+        let l = locate(&t, key).unwrap();
+        assert_eq!(values(&l), ["2026", "11"]);
+        assert_eq!(&key[..l.dir_end], "logs/2026/11/");
+        assert_eq!(locate(&t, "logs/2026/app.log"), Err(Skip::NotTemplatePath));
+    }
+}

@@ -1,0 +1,214 @@
+//! Planning: which partitions a set of objects needs, deduplicated, and why the others are
+//! skipped. Pure, no I/O; the hot path of every invocation.
+
+use crate::layout::{Skip, locate};
+use crate::table::Table;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+/// The served tables, indexed for matching keys.
+pub struct TableIndex<'t> {
+    pub tables: &'t [Table],
+    /// Per bucket, table indices by descending location length: the longest location wins.
+    by_bucket: HashMap<&'t str, Vec<usize>>,
+}
+
+impl<'t> TableIndex<'t> {
+    pub fn new(tables: &'t [Table]) -> Self {
+        let mut by_bucket: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, t) in tables.iter().enumerate() {
+            by_bucket
+                .entry(t.location.bucket.as_str())
+                .or_default()
+                .push(i);
+        }
+        for list in by_bucket.values_mut() {
+            list.sort_by_key(|i| std::cmp::Reverse(tables[*i].location.prefix.len()));
+        }
+        Self { tables, by_bucket }
+    }
+
+    /// The table whose location holds `key`: same bucket, key under the location's prefix,
+    /// which ends in `/`, so a match is always at a path-segment boundary.
+    pub fn table_for(&self, bucket: &str, key: &str) -> Option<usize> {
+        self.by_bucket
+            .get(bucket)?
+            .iter()
+            .copied()
+            .find(|i| key.starts_with(&self.tables[*i].location.prefix))
+    }
+}
+
+/// A partition some objects need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedPartition {
+    pub table: usize,
+    pub values: Vec<String>,
+    pub location: String,
+    /// Indices of the objects (in planning order) that live in this partition.
+    pub objects: Vec<usize>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub partitions: Vec<PlannedPartition>,
+    pub skipped: Vec<(usize, Skip)>,
+}
+
+/// Plan `(bucket, key)` objects against the tables. Each object ends in exactly one
+/// partition's `objects` or in `skipped`. Values are validated once per partition.
+pub fn plan<'k>(
+    index: &TableIndex<'_>,
+    objects: impl IntoIterator<Item = (&'k str, &'k str)>,
+) -> Plan {
+    let mut plan = Plan::default();
+    // (table, partition directory) → partition index or why the directory is rejected.
+    let mut by_dir: HashMap<(usize, &'k str), Result<usize, Skip>> = HashMap::new();
+    // Distinct directories can hold the same values (`a%20b` and `a b`); Glue knows one.
+    let mut by_values: HashMap<(usize, Vec<String>), usize> = HashMap::new();
+    for (i, (bucket, key)) in objects.into_iter().enumerate() {
+        let Some(t) = index.table_for(bucket, key) else {
+            plan.skipped.push((i, Skip::OutsideTables));
+            continue;
+        };
+        let table = &index.tables[t];
+        let located = match locate(table, key) {
+            Ok(l) => l,
+            Err(skip) => {
+                plan.skipped.push((i, skip));
+                continue;
+            }
+        };
+        let dir = &key[..located.dir_end];
+        let slot = match by_dir.entry((t, dir)) {
+            Entry::Occupied(e) => e.get().clone(),
+            Entry::Vacant(e) => {
+                let resolved = validate(table, &located.values).map(|()| {
+                    let values: Vec<String> =
+                        located.values.iter().map(|v| v.to_string()).collect();
+                    *by_values.entry((t, values.clone())).or_insert_with(|| {
+                        plan.partitions.push(PlannedPartition {
+                            table: t,
+                            values,
+                            location: table.location.uri_of(dir),
+                            objects: Vec::new(),
+                        });
+                        plan.partitions.len() - 1
+                    })
+                });
+                e.insert(resolved).clone()
+            }
+        };
+        match slot {
+            Ok(p) => plan.partitions[p].objects.push(i),
+            Err(skip) => plan.skipped.push((i, skip)),
+        }
+    }
+    plan
+}
+
+fn validate(table: &Table, values: &[std::borrow::Cow<'_, str>]) -> Result<(), Skip> {
+    for (pk, value) in table.keys.iter().zip(values) {
+        if value.is_empty() {
+            return Err(Skip::InvalidValue {
+                key: pk.name.clone(),
+                value: String::new(),
+                problem: "is empty".to_owned(),
+            });
+        }
+        pk.ty
+            .validate(value)
+            .map_err(|problem| Skip::InvalidValue {
+                key: pk.name.clone(),
+                value: value.to_string(),
+                problem,
+            })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TableName;
+
+    fn table(name: &str, location: &str, keys: &[(&str, &str)]) -> Table {
+        let keys: Vec<(String, String)> = keys
+            .iter()
+            .map(|(k, t)| (k.to_string(), t.to_string()))
+            .collect();
+        Table::new(TableName::parse(name).unwrap(), Some(location), &keys, None).unwrap()
+    }
+
+    #[test]
+    fn location_matches_only_at_a_segment_boundary() {
+        let tables = [table("d.events", "s3://b/events", &[("dt", "string")])];
+        let index = TableIndex::new(&tables);
+        assert_eq!(index.table_for("b", "events/dt=1/f"), Some(0));
+        assert_eq!(index.table_for("b", "events_archive/dt=1/f"), None);
+        assert_eq!(index.table_for("other", "events/dt=1/f"), None);
+    }
+
+    #[test]
+    fn longest_location_wins() {
+        let tables = [
+            table("d.all", "s3://b/data/", &[("x", "string")]),
+            table("d.clicks", "s3://b/data/clicks/", &[("dt", "string")]),
+        ];
+        let index = TableIndex::new(&tables);
+        assert_eq!(index.table_for("b", "data/clicks/dt=1/f"), Some(1));
+    }
+
+    #[test]
+    fn objects_in_one_partition_share_it() {
+        let tables = [table("d.t", "s3://b/t/", &[("dt", "date")])];
+        let index = TableIndex::new(&tables);
+        let p = plan(
+            &index,
+            [
+                ("b", "t/dt=2026-11-25/a"),
+                ("b", "t/dt=2026-11-25/b"),
+                ("b", "t/dt=2026-11-26/a"),
+            ],
+        );
+        assert_eq!(p.partitions.len(), 2);
+        assert_eq!(p.partitions[0].objects, [0, 1]);
+        assert_eq!(p.partitions[0].location, "s3://b/t/dt=2026-11-25/");
+    }
+
+    #[test]
+    fn equal_values_in_different_spellings_are_one_partition() {
+        let tables = [table("d.t", "s3://b/t/", &[("c", "string")])];
+        let index = TableIndex::new(&tables);
+        let p = plan(&index, [("b", "t/c=a%3Ab/f"), ("b", "t/c=a:b/f")]);
+        assert_eq!(p.partitions.len(), 1);
+        assert_eq!(p.partitions[0].objects, [0, 1]);
+    }
+
+    #[test]
+    fn wrong_typed_value_skips_every_object_in_it() {
+        let tables = [table("d.t", "s3://b/t/", &[("year", "int")])];
+        let index = TableIndex::new(&tables);
+        let p = plan(&index, [("b", "t/year=20x6/a"), ("b", "t/year=20x6/b")]);
+        assert!(p.partitions.is_empty());
+        assert_eq!(p.skipped.len(), 2);
+        assert_eq!(p.skipped[1].1.kind(), "invalid_value");
+    }
+
+    #[test]
+    fn every_object_ends_in_exactly_one_place() {
+        let tables = [table("d.t", "s3://b/t/", &[("dt", "string")])];
+        let index = TableIndex::new(&tables);
+        let p = plan(
+            &index,
+            [
+                ("b", "t/dt=1/a"),
+                ("b", "elsewhere"),
+                ("b", "t/_SUCCESS"),
+                ("b", "t/dt=1/b"),
+            ],
+        );
+        let placed: usize = p.partitions.iter().map(|p| p.objects.len()).sum();
+        assert_eq!(placed + p.skipped.len(), 4);
+    }
+}
