@@ -1,0 +1,163 @@
+//! The command line contract of DESIGN.md: output and exit statuses.
+
+use crate::moto;
+use crate::support::*;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn run(args: &[&str], tables: Option<&str>, stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_glue-partition-registrar"));
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .envs(moto::env())
+        .env_remove("GLUE_TABLES")
+        .env_remove("GLUE_DATABASES")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(t) = tables {
+        cmd.env("GLUE_TABLES", t);
+    }
+    let mut child = cmd.spawn().expect("run the binary");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn handle_prints_the_report_and_exits_0() {
+    let t = create_table(CLICKSTREAM, YMD, None).await;
+    let out = run(
+        &["handle", "events/s3-object-created.json"],
+        Some(&t.to_string()),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["created"][0]["values"],
+        serde_json::json!(["2026", "11", "25"])
+    );
+    assert!(report.get("batchItemFailures").is_none());
+}
+
+#[tokio::test]
+async fn handle_reads_stdin_and_dry_run_writes_nothing() {
+    let t = create_table(CLICKSTREAM, YMD, None).await;
+    let event =
+        std::fs::read_to_string(format!("{}/events/sqs-s3.json", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
+    let out = run(
+        &["handle", "--dry-run", "-"],
+        Some(&t.to_string()),
+        Some(&event),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["dryRun"], true);
+    assert_eq!(report["created"].as_array().unwrap().len(), 2);
+    assert!(partitions(&t).await.is_empty());
+}
+
+#[tokio::test]
+async fn handle_exits_1_when_an_object_failed() {
+    let t = create_table(CLICKSTREAM, YMD, None).await;
+    let out = run(
+        &["handle", "events/sqs-one-unparsable.json"],
+        Some(&t.to_string()),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["batchItemFailures"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn handle_exits_2_on_unreadable_json() {
+    let out = run(&["handle", "-"], Some("db.t"), Some("{\"Records\": ["));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not valid JSON"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn handle_exits_2_on_an_unknown_event_shape() {
+    let t = create_table(CLICKSTREAM, YMD, None).await;
+    let out = run(
+        &["handle", "-"],
+        Some(&t.to_string()),
+        Some("{\"hello\": \"world\"}"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("hello"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn handle_exits_2_without_configuration() {
+    let out = run(&["handle", "events/s3-object-created.json"], None, None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("GLUE_TABLES"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn handle_exits_2_naming_a_missing_table() {
+    let out = run(
+        &["handle", "events/s3-object-created.json"],
+        Some("nowhere.nothing"),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("nowhere.nothing does not exist"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn explain_prints_one_line_per_key() {
+    let t = create_table(CLICKSTREAM, YMD, None).await;
+    let out = run(
+        &[
+            "explain",
+            "--table",
+            &t.to_string(),
+            "clickstream/year=2026/month=11/day=25/part-0.parquet",
+            "s3://example-data-lake/clickstream/_SUCCESS",
+        ],
+        None,
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["values"], serde_json::json!(["2026", "11", "25"]));
+    assert_eq!(
+        lines[0]["location"],
+        "s3://example-data-lake/clickstream/year=2026/month=11/day=25/"
+    );
+    assert!(lines[1]["skipped"].as_str().unwrap().contains("hidden"));
+    assert!(partitions(&t).await.is_empty());
+}
+
+#[test]
+fn no_subcommand_outside_lambda_is_an_error() {
+    let out = run(&[], None, None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--help"));
+}

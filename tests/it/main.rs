@@ -1,0 +1,6 @@
+//! Integration tests: the registrar against moto's Glue and S3 through the real AWS SDK.
+
+mod cli;
+mod handle;
+mod moto;
+mod support;

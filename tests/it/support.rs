@@ -1,0 +1,174 @@
+//! Test fixtures: tables created in the emulator as the one-time crawler would, events read
+//! from `events/` or built in the shapes AWS sends.
+
+use crate::moto::sdk_config;
+use aws_sdk_glue::types::{Column, Partition, SerDeInfo, StorageDescriptor, TableInput};
+use glue_partition_registrar::aws::Clients;
+use glue_partition_registrar::config::{Config, TableName};
+use glue_partition_registrar::handler::Registrar;
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const BUCKET: &str = "example-data-lake";
+pub const CLICKSTREAM: &str = "s3://example-data-lake/clickstream/";
+pub const YMD: &[(&str, &str)] = &[("year", "string"), ("month", "string"), ("day", "string")];
+
+pub fn glue() -> aws_sdk_glue::Client {
+    aws_sdk_glue::Client::new(&sdk_config())
+}
+
+/// A name no other test uses: tests share one emulator and run in parallel.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!("{prefix}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+pub fn storage(location: &str) -> StorageDescriptor {
+    StorageDescriptor::builder()
+        .set_columns(Some(vec![
+            Column::builder()
+                .name("user_id")
+                .r#type("string")
+                .build()
+                .unwrap(),
+            Column::builder()
+                .name("url")
+                .r#type("string")
+                .build()
+                .unwrap(),
+            Column::builder()
+                .name("ts")
+                .r#type("timestamp")
+                .build()
+                .unwrap(),
+        ]))
+        .location(location)
+        .input_format("org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat")
+        .output_format("org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat")
+        .serde_info(
+            SerDeInfo::builder()
+                .serialization_library(
+                    "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+                )
+                .parameters("serialization.format", "1")
+                .build(),
+        )
+        .compressed(false)
+        .parameters("classification", "parquet")
+        .build()
+}
+
+/// Create a database of its own and a partitioned table in it.
+pub async fn create_table(
+    location: &str,
+    keys: &[(&str, &str)],
+    template: Option<&str>,
+) -> TableName {
+    let glue = glue();
+    let database = unique("db");
+    glue.create_database()
+        .database_input(
+            aws_sdk_glue::types::DatabaseInput::builder()
+                .name(&database)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create database");
+    let name = TableName {
+        database,
+        table: "clickstream".to_owned(),
+    };
+    create_table_in(&name, location, keys, template).await;
+    name
+}
+
+pub async fn create_table_in(
+    name: &TableName,
+    location: &str,
+    keys: &[(&str, &str)],
+    template: Option<&str>,
+) {
+    let mut input = TableInput::builder()
+        .name(&name.table)
+        .table_type("EXTERNAL_TABLE")
+        .storage_descriptor(storage(location))
+        .set_partition_keys(Some(
+            keys.iter()
+                .map(|(n, t)| Column::builder().name(*n).r#type(*t).build().unwrap())
+                .collect(),
+        ))
+        .parameters("classification", "parquet");
+    if let Some(t) = template {
+        input = input.parameters("storage.location.template", t);
+    }
+    glue()
+        .create_table()
+        .database_name(&name.database)
+        .table_input(input.build().unwrap())
+        .send()
+        .await
+        .expect("create table");
+}
+
+/// Every partition of a table, read back from the emulator.
+pub async fn partitions(name: &TableName) -> Vec<Partition> {
+    let mut out = Vec::new();
+    let mut pages = glue()
+        .get_partitions()
+        .database_name(&name.database)
+        .table_name(&name.table)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        out.extend(page.expect("get partitions").partitions().iter().cloned());
+    }
+    out.sort_by(|a, b| a.values().cmp(b.values()));
+    out
+}
+
+pub fn registrar(tables: &[&TableName]) -> Registrar {
+    let mut config = Config::for_table(tables[0].clone());
+    config.tables = tables.iter().map(|t| (*t).clone()).collect();
+    Registrar::new(Clients::new(&sdk_config()), config)
+}
+
+pub fn fixture(name: &str) -> Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// An S3 notification with one ObjectCreated:Put record per (already URL-encoded) key.
+pub fn s3_event(keys: &[&str]) -> Value {
+    json!({"Records": keys.iter().map(|k| json!({
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-25T09:15:42.123Z", "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": BUCKET, "arn": format!("arn:aws:s3:::{BUCKET}")},
+               "object": {"key": k, "size": 1024, "sequencer": "0065F1A3B2C4D5E6F7"}}
+    })).collect::<Vec<_>>()})
+}
+
+/// An SQS event whose messages carry these documents as bodies.
+pub fn sqs_event(bodies: &[Value]) -> Value {
+    json!({"Records": bodies.iter().enumerate().map(|(i, b)| json!({
+        "messageId": format!("msg-{i}"), "receiptHandle": format!("rh-{i}"),
+        "body": b.to_string(), "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {}, "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events", "awsRegion": "us-east-1"
+    })).collect::<Vec<_>>()})
+}
+
+pub fn values(entries: &[glue_partition_registrar::report::PartitionEntry]) -> Vec<Vec<String>> {
+    let mut v: Vec<Vec<String>> = entries.iter().map(|e| e.values.clone()).collect();
+    v.sort();
+    v
+}
+
+pub fn strings(items: &[&[&str]]) -> Vec<Vec<String>> {
+    items
+        .iter()
+        .map(|i| i.iter().map(|s| s.to_string()).collect())
+        .collect()
+}
