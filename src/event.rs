@@ -362,4 +362,65 @@ mod tests {
         assert!(n.messages[0].objects.is_empty());
         assert!(n.messages[0].ignored[0].reason.contains("UTF-8"));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                prop_oneof![
+                    Just("aws:sqs".to_owned()),
+                    Just("aws:s3".to_owned()),
+                    Just("Notification".to_owned()),
+                    Just("s3:TestEvent".to_owned()),
+                    Just("ObjectCreated:Put".to_owned()),
+                    ".{0,10}"
+                ]
+                .prop_map(Value::String),
+            ];
+            leaf.prop_recursive(5, 64, 6, |inner| {
+                let key = prop_oneof![
+                    Just("Records".to_owned()),
+                    Just("eventSource".to_owned()),
+                    Just("eventName".to_owned()),
+                    Just("body".to_owned()),
+                    Just("s3".to_owned()),
+                    Just("Sns".to_owned()),
+                    Just("Message".to_owned()),
+                    Just("Type".to_owned()),
+                    Just("detail-type".to_owned()),
+                    Just("detail".to_owned()),
+                    Just("Event".to_owned()),
+                    ".{0,6}"
+                ];
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::btree_map(key, inner, 0..5)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_json_never_panics(doc in json()) {
+                let _ = normalise(&doc);
+            }
+
+            #[test]
+            fn arbitrary_sqs_bodies_never_panic_and_keep_their_message(body in prop_oneof![
+                json().prop_map(|v| v.to_string()),
+                ".{0,40}"
+            ]) {
+                let doc = json!({"Records": [{"eventSource": "aws:sqs", "messageId": "m", "body": body}]});
+                let n = normalise(&doc).unwrap();
+                prop_assert_eq!(n.messages.len(), 1);
+                prop_assert_eq!(n.messages[0].id.as_deref(), Some("m"));
+            }
+        }
+    }
 }

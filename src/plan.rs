@@ -211,4 +211,62 @@ mod tests {
         let placed: usize = p.partitions.iter().map(|p| p.objects.len()).sum();
         assert_eq!(placed + p.skipped.len(), 4);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn tables() -> Vec<Table> {
+            vec![
+                table(
+                    "d.hive",
+                    "s3://b/t/",
+                    &[("year", "int"), ("dt", "date"), ("s", "varchar(3)")],
+                ),
+                table("d.root", "s3://b", &[("x", "string")]),
+                Table::new(
+                    TableName::parse("d.tpl").unwrap(),
+                    Some("s3://b/logs/"),
+                    &[
+                        ("year".into(), "int".into()),
+                        ("month".into(), "int".into()),
+                    ],
+                    Some("s3://b/logs/${year}-x/${month}"),
+                )
+                .unwrap(),
+            ]
+        }
+
+        /// Keys assembled from the pieces that matter (separators, `=`, escapes, hidden
+        /// markers, multi-byte text) reach the deep branches that random text rarely does.
+        fn key() -> impl Strategy<Value = String> {
+            let part = prop_oneof![
+                Just("t".to_owned()),
+                Just("logs".to_owned()),
+                Just("year=2026".to_owned()),
+                Just("dt=2026-02-30".to_owned()),
+                Just("s=서울서울".to_owned()),
+                Just("_SUCCESS".to_owned()),
+                Just(".x".to_owned()),
+                Just("%FF%3D".to_owned()),
+                Just("_$folder$".to_owned()),
+                Just(String::new()),
+                ".{0,12}",
+            ];
+            prop::collection::vec(part, 0..7).prop_map(|p| p.join("/"))
+        }
+
+        proptest! {
+            #[test]
+            fn planning_arbitrary_keys_never_panics_and_places_every_key_once(
+                keys in prop::collection::vec(prop_oneof![key(), ".{0,60}"], 0..40)
+            ) {
+                let tables = tables();
+                let index = TableIndex::new(&tables);
+                let p = plan(&index, keys.iter().map(|k| ("b", k.as_str())));
+                let placed: usize = p.partitions.iter().map(|p| p.objects.len()).sum();
+                prop_assert_eq!(placed + p.skipped.len(), keys.len());
+            }
+        }
+    }
 }
