@@ -126,32 +126,35 @@ fn retry_config() -> RetryConfig {
         .with_max_backoff(Duration::from_secs(5))
 }
 
-/// The Glue and S3 clients, sharing one request counter.
+/// The Glue and S3 clients, each with its request counter.
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub glue: aws_sdk_glue::Client,
     pub s3: aws_sdk_s3::Client,
-    pub counter: Arc<RequestCounter>,
+    pub glue_requests: Arc<RequestCounter>,
+    pub s3_requests: Arc<RequestCounter>,
 }
 
 impl Clients {
     pub fn new(sdk: &SdkConfig) -> Self {
-        let counter = Arc::new(RequestCounter::default());
+        let glue_requests = Arc::new(RequestCounter::default());
+        let s3_requests = Arc::new(RequestCounter::default());
         let glue = aws_sdk_glue::config::Builder::from(sdk)
             .retry_config(retry_config())
-            .interceptor(Counting(counter.clone()))
+            .interceptor(Counting(glue_requests.clone()))
             .build();
         // An endpoint override means an emulator or a VPC endpoint by IP, where
         // virtual-hosted bucket names do not resolve.
         let s3 = aws_sdk_s3::config::Builder::from(sdk)
             .retry_config(retry_config())
             .force_path_style(sdk.endpoint_url().is_some())
-            .interceptor(Counting(counter.clone()))
+            .interceptor(Counting(s3_requests.clone()))
             .build();
         Self {
             glue: aws_sdk_glue::Client::from_conf(glue),
             s3: aws_sdk_s3::Client::from_conf(s3),
-            counter,
+            glue_requests,
+            s3_requests,
         }
     }
 }

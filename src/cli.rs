@@ -6,6 +6,7 @@ use glue_partition_registrar::aws::{Clients, load_sdk_config};
 use glue_partition_registrar::catalog::CatalogError;
 use glue_partition_registrar::config::{Config, TableName};
 use glue_partition_registrar::handler::{HandleError, Registrar};
+use glue_partition_registrar::metrics::MetricsConfig;
 use glue_partition_registrar::{lambda, logging};
 use std::io::Read;
 use std::process::ExitCode;
@@ -39,6 +40,9 @@ enum Command {
         /// Resolve and plan, read the catalog, but write nothing to Glue.
         #[arg(long)]
         dry_run: bool,
+        /// Also print the CloudWatch Embedded Metric Format lines the Lambda would log, on stderr.
+        #[arg(long)]
+        metrics: bool,
     },
     /// Print, one JSON line per key, the partition it maps to or why it is skipped.
     ///
@@ -73,7 +77,11 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     logging::init("warn", true);
     let result = match command {
-        Command::Handle { file, dry_run } => handle(&file, dry_run).await,
+        Command::Handle {
+            file,
+            dry_run,
+            metrics,
+        } => handle(&file, dry_run, metrics).await,
         Command::Explain { table, keys } => explain(&table, &keys).await,
     };
     match result {
@@ -135,12 +143,15 @@ fn exit_for(e: &HandleError) -> u8 {
     }
 }
 
-async fn handle(file: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
+async fn handle(file: &str, dry_run: bool, metrics: bool) -> anyhow::Result<ExitCode> {
     let event = read_event(file)?;
     let config = Config::from_env()?;
     let registrar = registrar(config).await?;
     match registrar.handle(&event, dry_run).await {
         Ok(outcome) => {
+            if metrics {
+                glue_partition_registrar::metrics::emit(&MetricsConfig::from_env(), &outcome, true);
+            }
             println!("{}", serde_json::to_string_pretty(&outcome.report)?);
             Ok(if outcome.report.has_failures() {
                 ExitCode::from(FAILED)

@@ -60,7 +60,8 @@ impl ServedTables {
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
     pub objects_seen: usize,
-    pub requests: RequestCounts,
+    pub glue_requests: RequestCounts,
+    pub s3_requests: RequestCounts,
     pub duration: Duration,
 }
 
@@ -130,7 +131,8 @@ impl Registrar {
     /// Process one event document. `dry_run` plans and reads but writes nothing.
     pub async fn handle(&self, doc: &Value, dry_run: bool) -> Result<Outcome, HandleError> {
         let started = Instant::now();
-        let before = self.clients.counter.snapshot();
+        let glue_before = self.clients.glue_requests.snapshot();
+        let s3_before = self.clients.s3_requests.snapshot();
         let event = normalise(doc)?;
         let mut acc = Accounting::new(event.messages.len());
         let mut created = Vec::new();
@@ -184,7 +186,8 @@ impl Registrar {
         let report = acc.into_report(&event, dry_run);
         let stats = Stats {
             objects_seen,
-            requests: self.clients.counter.snapshot().since(&before),
+            glue_requests: self.clients.glue_requests.snapshot().since(&glue_before),
+            s3_requests: self.clients.s3_requests.snapshot().since(&s3_before),
             duration: started.elapsed(),
         };
         tracing::info!(
@@ -193,8 +196,8 @@ impl Registrar {
             existing = report.existing.len(),
             skipped = report.skipped.len(),
             failed = report.failed.len(),
-            requests = stats.requests.total(),
-            throttles = stats.requests.throttles,
+            glue_requests = stats.glue_requests.total(),
+            glue_throttles = stats.glue_requests.throttles,
             duration_ms = stats.duration.as_secs_f64() * 1000.0,
             dry_run,
             "invocation summary"

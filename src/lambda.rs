@@ -2,6 +2,7 @@
 //! invoking service expects.
 
 use crate::handler::{HandleError, Outcome, Registrar};
+use crate::metrics::{self, MetricsConfig};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use std::sync::Arc;
@@ -10,12 +11,39 @@ use tracing::Instrument;
 /// Serve invocations until the runtime stops the process.
 pub async fn serve(registrar: Registrar) -> Result<(), lambda_runtime::Error> {
     let registrar = Arc::new(registrar);
+    let metrics = Arc::new(MetricsConfig::from_env());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let registrar = registrar.clone();
+        let metrics = metrics.clone();
         let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
-        async move { respond(registrar.handle(&event.payload, false).await) }.instrument(span)
+        async move {
+            let result = registrar.handle(&event.payload, false).await;
+            match &result {
+                Ok(outcome) => {
+                    metrics::emit(&metrics, outcome, false);
+                    log_report(outcome);
+                }
+                Err(e) => tracing::error!(error = %e, "event not handled"),
+            }
+            respond(result)
+        }
+        .instrument(span)
     }))
     .await
+}
+
+/// CloudWatch Logs takes events of at most 256 KiB; a report larger than this is logged
+/// as its counts only (the per-object lines and the summary carry the rest).
+const MAX_LOGGED_REPORT: usize = 200 * 1024;
+
+fn log_report(outcome: &Outcome) {
+    match serde_json::to_string(&outcome.report) {
+        Ok(json) if json.len() <= MAX_LOGGED_REPORT => tracing::info!(report = %json, "report"),
+        _ => tracing::info!(
+            report_bytes = "too large",
+            "report omitted; see the invocation summary"
+        ),
+    }
 }
 
 /// The invocation's result. SQS: exactly `batchItemFailures`, so only failed messages return

@@ -14,6 +14,7 @@ pub mod handler;
 pub mod lambda;
 pub mod layout;
 pub mod logging;
+pub mod metrics;
 pub mod plan;
 pub mod report;
 pub mod table;

@@ -161,3 +161,70 @@ fn no_subcommand_outside_lambda_is_an_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--help"));
 }
+
+/// The EMF lines among what `handle --metrics` wrote to stderr.
+fn emf_lines(o: &Output) -> Vec<serde_json::Value> {
+    stderr(o)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect()
+}
+
+#[tokio::test]
+async fn handle_metrics_are_embedded_metric_format_with_the_right_counts() {
+    let t = create_table(CLICKSTREAM, YMD, None).await;
+    let out = run(
+        &["handle", "--metrics", "events/s3-skipped-keys.json"],
+        Some(&t.to_string()),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let docs = emf_lines(&out);
+    let totals = docs
+        .iter()
+        .find(|d| d.get("FunctionName").is_some())
+        .expect("totals line");
+    assert_eq!(
+        totals["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "GluePartitionRegistrar"
+    );
+    assert_eq!(totals["ObjectsSeen"], 8.0);
+    assert_eq!(totals["ObjectsSkipped"], 8.0);
+    assert_eq!(totals["PartitionsCreated"], 0.0);
+    assert_eq!(totals["ObjectsFailed"], 0.0);
+    assert_eq!(totals["GlueRequests"], 1.0);
+    let hidden = docs
+        .iter()
+        .find(|d| d["Reason"] == "hidden_segment")
+        .expect("per-reason line");
+    assert_eq!(hidden["ObjectsSkipped"], 3.0);
+    let outside = docs
+        .iter()
+        .find(|d| d["Reason"] == "outside_tables")
+        .expect("per-reason line");
+    assert_eq!(outside["ObjectsSkipped"], 2.0);
+}
+
+#[tokio::test]
+async fn handle_metrics_count_created_partitions_per_table() {
+    let t = create_table(CLICKSTREAM, YMD, None).await;
+    let out = run(
+        &["handle", "--metrics", "events/sqs-s3.json"],
+        Some(&t.to_string()),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let docs = emf_lines(&out);
+    let totals = docs
+        .iter()
+        .find(|d| d.get("FunctionName").is_some())
+        .unwrap();
+    assert_eq!(totals["PartitionsCreated"], 2.0);
+    assert_eq!(totals["GlueRequests"], 2.0);
+    let per_table = docs
+        .iter()
+        .find(|d| d["Table"] == t.to_string())
+        .expect("per-table line");
+    assert_eq!(per_table["PartitionsCreated"], 2.0);
+}

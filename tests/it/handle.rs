@@ -85,7 +85,7 @@ async fn test_event_is_a_no_op_without_glue_requests() {
         .await
         .unwrap();
     assert_eq!(out.report, Default::default());
-    assert_eq!(out.stats.requests.total(), 0);
+    assert_eq!(out.stats.glue_requests.total(), 0);
 }
 
 #[tokio::test]
@@ -282,8 +282,8 @@ async fn many_new_partitions_in_one_sqs_batch_are_created_in_chunks_of_100() {
         .unwrap();
     assert_eq!(out.report.created.len(), 250);
     assert_eq!(out.report.batch_item_failures, Some(vec![]));
-    assert_eq!(out.stats.requests.get("BatchCreatePartition"), 3);
-    assert_eq!(out.stats.requests.get("GetTable"), 1);
+    assert_eq!(out.stats.glue_requests.get("BatchCreatePartition"), 3);
+    assert_eq!(out.stats.glue_requests.get("GetTable"), 1);
     assert_eq!(partitions(&t).await.len(), 250);
 }
 
@@ -308,7 +308,7 @@ async fn warm_process_makes_no_glue_call_for_a_partition_it_has_seen() {
     r.handle(&event, false).await.unwrap();
     let warm = r.handle(&event, false).await.unwrap();
     assert_eq!(values(&warm.report.existing), strings(&[K25, K26]));
-    assert_eq!(warm.stats.requests.total(), 0);
+    assert_eq!(warm.stats.glue_requests.total(), 0);
 }
 
 #[tokio::test]
@@ -380,7 +380,7 @@ async fn dry_run_plans_but_writes_nothing() {
         .unwrap();
     assert!(out.report.dry_run);
     assert_eq!(values(&out.report.created), strings(&[K25, K26]));
-    assert_eq!(out.stats.requests.get("BatchCreatePartition"), 0);
+    assert_eq!(out.stats.glue_requests.get("BatchCreatePartition"), 0);
     assert!(partitions(&t).await.is_empty());
 }
 
