@@ -4,9 +4,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := target/debug/glue-partition-registrar
 
-.PHONY: test demo lint unit venv clean
+# The Lambda package: provided.al2023 runs Amazon Linux 2023, whose glibc is 2.34.
+ARCH ?= x86_64
+GLIBC := 2.34
+TRIPLE := $(ARCH)-unknown-linux-gnu
+LAMBDA_BIN := target/lambda/$(TRIPLE)/release/glue-partition-registrar
+ZIP := dist/bootstrap.zip
+# cargo-zigbuild and zig come from the venv (PyPI: cargo-zigbuild, ziglang).
+ZIG_PATH := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-# A Python venv with moto's server, the local AWS emulator the tests and the demo use.
+.PHONY: test demo lint unit terraform-check package check-package venv clean
+
+# A Python venv with moto's server (the local AWS emulator), terraform, checkov and the
+# Lambda cross-build tools.
 $(VENV)/.installed: requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
@@ -18,12 +28,23 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets --locked -- -D warnings
 
-unit: $(VENV)/.installed
+unit: venv
 	cargo test --locked
 
-test: $(VENV)/.installed lint unit
+terraform-check: venv
+	$(VENV)/bin/terraform fmt -check -recursive terraform
+	$(VENV)/bin/checkov --directory terraform --framework terraform --quiet --compact --skip-download
 
-demo: $(VENV)/.installed
+package: venv
+	$(ZIG_PATH) cargo zigbuild --release --locked --target $(TRIPLE).$(GLIBC) --target-dir target/lambda
+	$(PY) scripts/zip_bootstrap.py $(LAMBDA_BIN) $(ZIP)
+
+check-package: package
+	$(PY) scripts/check_package.py $(ZIP) $(ARCH)
+
+test: venv lint unit terraform-check check-package
+
+demo: venv
 	cargo build --locked
 	$(PY) demo/demo.py $(BIN)
 

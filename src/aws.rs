@@ -16,6 +16,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// An SDK error as a user reads it: the service's code and message, or the whole chain of
+/// causes for errors that never reached the service (DNS, TLS, credentials, timeouts).
+pub fn describe<E, R>(err: &aws_sdk_glue::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_glue::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match err.as_service_error() {
+        Some(e) => format!(
+            "{}: {}",
+            e.code().unwrap_or("error"),
+            e.message().unwrap_or("no message")
+        ),
+        None => aws_sdk_glue::error::DisplayErrorContext(err).to_string(),
+    }
+}
+
 /// Load the SDK configuration from the environment (`AWS_REGION`, `AWS_ENDPOINT_URL`,
 /// profiles, the Lambda role).
 pub async fn load_sdk_config() -> SdkConfig {

@@ -1,8 +1,8 @@
 //! The Glue Data Catalog calls: where tables are read and `BatchCreatePartition` is called.
 
+use crate::aws::describe;
 use crate::config::TableName;
 use crate::table::{TEMPLATE_PARAMETER, Table, TableError};
-use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_glue::types::{PartitionInput, PartitionValueList, StorageDescriptor};
 use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
@@ -12,8 +12,9 @@ use std::time::Duration;
 pub const CREATE_CHUNK: usize = 100;
 /// `BatchGetPartition` takes at most 1000 partitions per request.
 const GET_CHUNK: usize = 1000;
-/// Chunks in flight at once: enough to hide latency, few enough not to be throttled.
-const CHUNK_CONCURRENCY: usize = 4;
+/// Chunks in flight at once for an event: enough to hide latency, few enough not to be
+/// throttled when many functions run at once.
+pub const CHUNK_CONCURRENCY: usize = 4;
 /// Rounds of retry for per-partition transient errors inside a successful response.
 const ENTRY_RETRIES: u32 = 4;
 
@@ -94,21 +95,6 @@ pub fn partition_input(
         .build()
 }
 
-fn describe<E, R>(err: &SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match err.as_service_error() {
-        Some(e) => format!(
-            "{}: {}",
-            e.code().unwrap_or("error"),
-            e.message().unwrap_or("no message")
-        ),
-        None => DisplayErrorContext(err).to_string(),
-    }
-}
-
 fn transient(code: &str) -> bool {
     matches!(
         code,
@@ -186,13 +172,14 @@ impl Catalog {
         Ok((served, unserved))
     }
 
-    /// Register partitions, in chunks of at most 100 with a few chunks in flight. Returns one
+    /// Register partitions, in chunks of at most 100, `concurrency` chunks in flight. Returns one
     /// result per input, in input order; `AlreadyExistsException` is `Existing`, transient
     /// per-partition errors are retried with backoff, and the rest are the error text.
     pub async fn create_partitions(
         &self,
         table: &TableName,
         inputs: Vec<PartitionInput>,
+        concurrency: usize,
     ) -> Vec<Result<Registered, String>> {
         let total = inputs.len();
         let chunks: Vec<Vec<(usize, PartitionInput)>> = inputs
@@ -205,7 +192,7 @@ impl Catalog {
         let mut results: Vec<Result<Registered, String>> = vec![Err(String::new()); total];
         let mut done = futures_util::stream::iter(chunks)
             .map(|chunk| self.create_chunk(table, chunk))
-            .buffer_unordered(CHUNK_CONCURRENCY);
+            .buffer_unordered(concurrency.max(1));
         while let Some(chunk_results) = done.next().await {
             for (i, r) in chunk_results {
                 results[i] = r;
@@ -276,6 +263,71 @@ impl Catalog {
             pending = retry;
         }
         results
+    }
+
+    /// Every partition of a table: values and location. Column schemas are left out of the
+    /// answer: a large table's partitions would otherwise each repeat every column.
+    pub async fn partitions(
+        &self,
+        table: &TableName,
+    ) -> Result<Vec<(Vec<String>, Option<String>)>, CatalogError> {
+        let mut pages = self
+            .client
+            .get_partitions()
+            .database_name(&table.database)
+            .table_name(&table.table)
+            .exclude_column_schema(true)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| match e.as_service_error() {
+                Some(s) if s.is_entity_not_found_exception() => {
+                    CatalogError::TableNotFound(table.clone())
+                }
+                _ => CatalogError::Api {
+                    operation: "GetPartitions",
+                    message: describe(&e),
+                },
+            })?;
+            out.extend(page.partitions().iter().map(|p| {
+                (
+                    p.values().to_vec(),
+                    p.storage_descriptor()
+                        .and_then(|sd| sd.location().map(str::to_owned)),
+                )
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Drop one partition. Returns false when it was not there (someone else dropped it).
+    pub async fn delete_partition(
+        &self,
+        table: &TableName,
+        values: &[String],
+    ) -> Result<bool, CatalogError> {
+        match self
+            .client
+            .delete_partition()
+            .database_name(&table.database)
+            .table_name(&table.table)
+            .set_partition_values(Some(values.to_vec()))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_entity_not_found_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(CatalogError::Api {
+                operation: "DeletePartition",
+                message: describe(&e),
+            }),
+        }
     }
 
     /// Which of these partitions the catalog already has (read-only; for `--dry-run`).

@@ -7,8 +7,9 @@ use glue_partition_registrar::catalog::CatalogError;
 use glue_partition_registrar::config::{Config, TableName};
 use glue_partition_registrar::handler::{HandleError, Registrar};
 use glue_partition_registrar::metrics::MetricsConfig;
+use glue_partition_registrar::sync::{LogProgress, Progress, SyncError, SyncOptions};
 use glue_partition_registrar::{lambda, logging};
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 const AFTER_HELP: &str = "\
@@ -59,6 +60,44 @@ enum Command {
         #[arg(required = true)]
         keys: Vec<String>,
     },
+    /// Register every partition under the table's location that the catalog lacks.
+    ///
+    /// The one-time migration from a crawler or `MSCK REPAIR TABLE`: Hive layouts are walked
+    /// level by level (one S3 listing per directory, not per object), template layouts are
+    /// listed. Prints the report; exit status as for `handle`.
+    #[command(after_help = "Examples:
+  glue-partition-registrar backfill --table analytics.clickstream --dry-run
+  glue-partition-registrar backfill --table analytics.clickstream --concurrency 16")]
+    Backfill {
+        #[command(flatten)]
+        run: SyncArgs,
+    },
+    /// Like backfill; with --prune also drop catalog partitions whose location holds no data.
+    ///
+    /// Never deletes without --prune; with --dry-run prints the plan and writes nothing.
+    #[command(after_help = "Examples:
+  glue-partition-registrar sync --table analytics.clickstream --prune --dry-run
+  glue-partition-registrar sync --table analytics.clickstream --prune")]
+    Sync {
+        #[command(flatten)]
+        run: SyncArgs,
+        /// Also delete partitions whose location holds no object any more.
+        #[arg(long)]
+        prune: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct SyncArgs {
+    /// The table, as database.table.
+    #[arg(long)]
+    table: String,
+    /// Plan and read, but write nothing to Glue.
+    #[arg(long)]
+    dry_run: bool,
+    /// S3 listings and Glue requests in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
 }
 
 /// Exit statuses of DESIGN.md.
@@ -83,6 +122,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             metrics,
         } => handle(&file, dry_run, metrics).await,
         Command::Explain { table, keys } => explain(&table, &keys).await,
+        Command::Backfill { run } => sync(run, false).await,
+        Command::Sync { run, prune } => sync(run, prune).await,
     };
     match result {
         Ok(code) => code,
@@ -179,6 +220,77 @@ async fn explain(table: &str, keys: &[String]) -> anyhow::Result<ExitCode> {
         Err(e) => {
             eprintln!("error: {e}");
             Ok(ExitCode::from(exit_for(&e)))
+        }
+    }
+}
+
+/// A progress bar on a terminal; log lines otherwise.
+struct Bar(indicatif::ProgressBar);
+
+impl Progress for Bar {
+    fn phase(&self, name: &str, total: Option<u64>) {
+        self.0.reset();
+        self.0.set_message(name.to_owned());
+        self.0.set_length(total.unwrap_or(0));
+        let template = if total.is_some() {
+            "{msg:>20} [{bar:40}] {pos}/{len} ({eta})"
+        } else {
+            "{spinner} {msg} ({pos} levels)"
+        };
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            self.0.set_style(style.progress_chars("=> "));
+        }
+    }
+
+    fn advance(&self, n: u64) {
+        self.0.inc(n);
+    }
+}
+
+async fn sync(args: SyncArgs, prune: bool) -> anyhow::Result<ExitCode> {
+    let table = TableName::parse(&args.table)?;
+    let registrar = registrar(Config::for_table(table.clone())).await?;
+    let options = SyncOptions {
+        dry_run: args.dry_run,
+        prune,
+        concurrency: usize::from(args.concurrency),
+        deadline: None,
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let bar = Bar(indicatif::ProgressBar::new(0));
+    let progress: &dyn Progress = if terminal { &bar } else { &LogProgress };
+    // Boxed: the sync future is deep enough to overflow the compiler's layout limit inline.
+    let result = Box::pin(registrar.sync(&table, &options, progress)).await;
+    bar.0.finish_and_clear();
+    match result {
+        Ok(report) => {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            eprintln!(
+                "{}: {} created, {} already registered, {} deleted, {} skipped, {} failed{}",
+                table,
+                report.created.len(),
+                report.existing.len(),
+                report.deleted.len(),
+                report.skipped.len(),
+                report.failed.len(),
+                if args.dry_run {
+                    " (dry run: nothing written)"
+                } else {
+                    ""
+                }
+            );
+            Ok(if report.has_failures() {
+                ExitCode::from(FAILED)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(match e {
+                SyncError::Catalog(CatalogError::Api { .. }) | SyncError::Storage(_) => FAILED,
+                _ => UNUSABLE,
+            }))
         }
     }
 }

@@ -3,12 +3,15 @@
 
 use crate::aws::{Clients, RequestCounts};
 use crate::cache::ExpiringSet;
-use crate::catalog::{Catalog, CatalogError, CatalogTable, Registered, partition_input};
+use crate::catalog::{
+    CHUNK_CONCURRENCY, Catalog, CatalogError, CatalogTable, Registered, partition_input,
+};
 use crate::config::{Config, TableName};
 use crate::event::{Change, EventError, normalise};
 use crate::layout::Skip;
 use crate::plan::{Plan, TableIndex, plan};
 use crate::report::{BatchItemFailure, FailedEntry, PartitionEntry, Report, SkippedEntry};
+use crate::storage::Storage;
 use crate::table::{S3Location, Table};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
@@ -71,24 +74,50 @@ pub struct Outcome {
     pub stats: Stats,
 }
 
+/// Called between dropping an empty partition and checking its location again; lets a
+/// test put an object there at the worst moment.
+pub type AfterDelete = Arc<
+    dyn Fn(String) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,
+>;
+
+/// A partition identity in the known-partition cache.
+pub(crate) type PartitionId = (TableName, Vec<String>);
+
 /// One per process: holds the clients and the warm caches.
 pub struct Registrar {
     clients: Clients,
-    catalog: Catalog,
+    pub(crate) catalog: Catalog,
+    pub(crate) storage: Storage,
     config: Config,
     tables: tokio::sync::Mutex<Option<(Instant, Arc<ServedTables>)>>,
-    known: Mutex<ExpiringSet<(TableName, Vec<String>)>>,
+    pub(crate) known: Mutex<ExpiringSet<PartitionId>>,
+    after_delete: Option<AfterDelete>,
 }
 
 impl Registrar {
     pub fn new(clients: Clients, config: Config) -> Self {
+        // Another warm process may drop a partition this one remembers; with deletions on,
+        // every partition is confirmed with Glue (an `AlreadyExists` answer is cheap).
+        let ttl = if config.delete_empty_partitions {
+            Duration::ZERO
+        } else {
+            KNOWN_TTL
+        };
         Self {
             catalog: Catalog::new(clients.glue.clone()),
+            storage: Storage::new(clients.s3.clone()),
             clients,
             config,
             tables: tokio::sync::Mutex::new(None),
-            known: Mutex::new(ExpiringSet::new(KNOWN_CAPACITY, KNOWN_TTL)),
+            known: Mutex::new(ExpiringSet::new(KNOWN_CAPACITY, ttl)),
+            after_delete: None,
         }
+    }
+
+    /// Install a hook run after an empty partition is dropped (see [`AfterDelete`]).
+    pub fn with_after_delete(mut self, hook: AfterDelete) -> Self {
+        self.after_delete = Some(hook);
+        self
     }
 
     pub fn config(&self) -> &Config {
@@ -136,6 +165,7 @@ impl Registrar {
         let event = normalise(doc)?;
         let mut acc = Accounting::new(event.messages.len());
         let mut created = Vec::new();
+        let mut removed = Vec::new();
         for (m, message) in event.messages.iter().enumerate() {
             if let Some(error) = &message.error {
                 let id = message.id.as_deref().unwrap_or("(no id)");
@@ -157,6 +187,9 @@ impl Registrar {
                 acc.objects_seen += 1;
                 match object.change {
                     Change::Created => created.push((m, object)),
+                    Change::Removed if self.config.delete_empty_partitions => {
+                        removed.push((m, object))
+                    }
                     Change::Removed => acc.skip(&object.bucket, &object.key, &Skip::RemovalIgnored),
                 }
             }
@@ -181,6 +214,24 @@ impl Registrar {
             }
             self.register(&served, &plan, dry_run, &mut acc, |i| created[i])
                 .await?;
+        }
+        if !removed.is_empty() {
+            let served = self.served_tables().await?;
+            let index = TableIndex::new(&served.tables);
+            let plan = plan(
+                &index,
+                removed
+                    .iter()
+                    .map(|(_, o)| (o.bucket.as_str(), o.key.as_str())),
+            );
+            for (i, skip) in &plan.skipped {
+                let (_, o) = removed[*i];
+                acc.skip(&o.bucket, &o.key, skip);
+            }
+            for partition in &plan.partitions {
+                self.drop_if_empty(&served, partition, dry_run, &mut acc, |i| removed[i])
+                    .await;
+            }
         }
         let objects_seen = acc.objects_seen;
         let report = acc.into_report(&event, dry_run);
@@ -260,7 +311,9 @@ impl Registrar {
                         )
                     })
                     .collect();
-                self.catalog.create_partitions(&table.name, inputs).await
+                self.catalog
+                    .create_partitions(&table.name, inputs, CHUNK_CONCURRENCY)
+                    .await
             };
             let mut known = self.known.lock().expect("known-partition lock");
             for (p, result) in partitions.iter().zip(results) {
@@ -286,6 +339,69 @@ impl Registrar {
             }
         }
         Ok(())
+    }
+
+    /// Drop a partition whose last object was removed. The cache entry goes first, so this
+    /// process re-registers the partition for any later object; after the delete the
+    /// location is checked again and the partition re-created if an object arrived meanwhile,
+    /// so a race never leaves data without its partition.
+    async fn drop_if_empty<'e>(
+        &self,
+        served: &ServedTables,
+        partition: &crate::plan::PlannedPartition,
+        dry_run: bool,
+        acc: &mut Accounting,
+        object: impl Fn(usize) -> (usize, &'e crate::event::ObjectEvent),
+    ) {
+        let table = &served.tables[partition.table];
+        let entry = entry(table, partition);
+        let dir = &partition.location[table.location.uri_of("").len()..];
+        let bucket = table.location.bucket.as_str();
+        self.known
+            .lock()
+            .expect("known-partition lock")
+            .remove(&(table.name.clone(), partition.values.clone()));
+        let has_data = |storage: Storage, dir: String| async move {
+            storage
+                .any_key(bucket, &dir, |k| {
+                    crate::layout::data_key(k, &k[dir.len()..]).is_ok()
+                })
+                .await
+        };
+        let outcome: Result<Option<Skip>, String> = async {
+            if has_data(self.storage.clone(), dir.to_owned()).await.map_err(|e| e.to_string())? {
+                return Ok(Some(Skip::PartitionNotEmpty));
+            }
+            if dry_run {
+                acc.deleted.push(entry.clone());
+                return Ok(None);
+            }
+            if !self.catalog.delete_partition(&table.name, &partition.values).await.map_err(|e| e.to_string())? {
+                return Ok(Some(Skip::NotRegistered));
+            }
+            acc.deleted.push(entry.clone());
+            if let Some(hook) = &self.after_delete {
+                hook(partition.location.clone()).await;
+            }
+            if has_data(self.storage.clone(), dir.to_owned()).await.map_err(|e| e.to_string())? {
+                tracing::warn!(location = %partition.location, "an object arrived while the partition was dropped; re-creating it");
+                let input = partition_input(&served.storage[partition.table], partition.values.clone(), partition.location.clone());
+                match self.catalog.create_partitions(&table.name, vec![input], 1).await.remove(0) {
+                    Ok(_) => acc.created.push(entry.clone()),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(None)
+        }
+        .await;
+        for i in &partition.objects {
+            let (m, o) = object(*i);
+            match &outcome {
+                Ok(None) => {}
+                Ok(Some(skip)) => acc.skip(&o.bucket, &o.key, skip),
+                Err(e) => acc.fail(m, &o.bucket, &o.key, e.clone()),
+            }
+        }
     }
 
     /// Map keys of one table to partitions, as `handle` would, without writing anything.
@@ -352,6 +468,7 @@ struct Accounting {
     objects_seen: usize,
     created: Vec<PartitionEntry>,
     existing: Vec<PartitionEntry>,
+    deleted: Vec<PartitionEntry>,
     skipped: Vec<SkippedEntry>,
     failed: Vec<FailedEntry>,
     failed_messages: Vec<bool>,
@@ -363,6 +480,7 @@ impl Accounting {
             objects_seen: 0,
             created: Vec::new(),
             existing: Vec::new(),
+            deleted: Vec::new(),
             skipped: Vec::new(),
             failed: Vec::new(),
             failed_messages: vec![false; messages],
@@ -406,10 +524,11 @@ impl Accounting {
         Report {
             created: self.created,
             existing: self.existing,
-            deleted: Vec::new(),
+            deleted: self.deleted,
             skipped: self.skipped,
             failed: self.failed,
             batch_item_failures,
+            stopped: None,
             dry_run,
         }
     }

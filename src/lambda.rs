@@ -17,6 +17,9 @@ pub async fn serve(registrar: Registrar) -> Result<(), lambda_runtime::Error> {
         let metrics = metrics.clone();
         let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
         async move {
+            if let Some(request) = maintenance::parse(&event.payload) {
+                return maintenance::run(&registrar, request?, event.context.deadline).await;
+            }
             let result = registrar.handle(&event.payload, false).await;
             match &result {
                 Ok(outcome) => {
@@ -64,4 +67,74 @@ pub fn respond(outcome: Result<Outcome, HandleError>) -> Result<Value, lambda_ru
         .into());
     }
     Ok(serde_json::to_value(report)?)
+}
+
+/// Scheduled repairs: `{"backfill": {"table": "db.t"}}` or `{"sync": {"table": "db.t", "prune": true}}`.
+mod maintenance {
+    use crate::config::TableName;
+    use crate::handler::Registrar;
+    use crate::sync::{LogProgress, SyncOptions};
+    use serde::Deserialize;
+    use serde_json::Value;
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    /// Time kept back from the Lambda deadline to finish the report and return it.
+    const MARGIN: Duration = Duration::from_secs(5);
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Request {
+        table: String,
+        #[serde(default)]
+        dry_run: bool,
+        #[serde(default)]
+        prune: bool,
+        #[serde(default)]
+        concurrency: Option<usize>,
+    }
+
+    /// `None` when the event is not a maintenance request.
+    pub fn parse(payload: &Value) -> Option<Result<Request, lambda_runtime::Error>> {
+        let (kind, body) = ["backfill", "sync"]
+            .iter()
+            .find_map(|k| payload.get(*k).map(|b| (*k, b)))?;
+        Some(
+            serde_json::from_value::<Request>(body.clone())
+                .map(|mut r| {
+                    r.prune &= kind == "sync";
+                    r
+                })
+                .map_err(|e| format!("malformed {kind} request: {e}").into()),
+        )
+    }
+
+    pub async fn run(
+        registrar: &Registrar,
+        request: Request,
+        deadline_ms: u64,
+    ) -> Result<Value, lambda_runtime::Error> {
+        let table = TableName::parse(&request.table)?;
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+        let options = SyncOptions {
+            dry_run: request.dry_run,
+            prune: request.prune,
+            concurrency: request.concurrency.unwrap_or(8).clamp(1, 64),
+            deadline: Some(Instant::now() + left.saturating_sub(MARGIN)),
+        };
+        // Boxed: the sync future is deep enough to overflow the compiler's layout limit inline.
+        let report = Box::pin(registrar.sync(&table, &options, &LogProgress)).await?;
+        tracing::info!(
+            table = %table,
+            created = report.created.len(),
+            existing = report.existing.len(),
+            deleted = report.deleted.len(),
+            failed = report.failed.len(),
+            stopped = report.stopped.as_deref(),
+            "sync summary"
+        );
+        Ok(serde_json::to_value(report)?)
+    }
 }

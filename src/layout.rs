@@ -28,6 +28,10 @@ pub enum Skip {
     Ignored(String),
     /// An object was removed and `DELETE_EMPTY_PARTITIONS` is off.
     RemovalIgnored,
+    /// An object was removed but its partition still holds data.
+    PartitionNotEmpty,
+    /// An object was removed from a partition the catalog does not have.
+    NotRegistered,
 }
 
 impl Skip {
@@ -42,6 +46,8 @@ impl Skip {
             Self::InvalidValue { .. } => "invalid_value",
             Self::Ignored(_) => "ignored_event",
             Self::RemovalIgnored => "removal_ignored",
+            Self::PartitionNotEmpty => "partition_not_empty",
+            Self::NotRegistered => "not_registered",
         }
     }
 }
@@ -77,6 +83,8 @@ impl fmt::Display for Skip {
                 f,
                 "object removed; partitions are kept (DELETE_EMPTY_PARTITIONS is off)"
             ),
+            Self::PartitionNotEmpty => write!(f, "object removed; its partition still holds data"),
+            Self::NotRegistered => write!(f, "object removed; its partition was not registered"),
         }
     }
 }
@@ -88,16 +96,22 @@ pub struct Located<'k> {
     pub values: Vec<Cow<'k, str>>,
 }
 
-/// Read the partition of `key`, which lies under `table`'s location.
-pub fn locate<'k>(table: &Table, key: &'k str) -> Result<Located<'k>, Skip> {
-    let prefix_len = table.location.prefix.len();
-    let rest = &key[prefix_len..];
+/// Whether a key holds data as Hive sees it: not a folder marker, and no segment of `rest`
+/// (the part of the key under a table or partition location) hidden by `_` or `.`.
+pub fn data_key(key: &str, rest: &str) -> Result<(), Skip> {
     if key.ends_with('/') || key.ends_with("_$folder$") {
         return Err(Skip::FolderMarker);
     }
-    if let Some(hidden) = rest.split('/').find(|s| s.starts_with(['_', '.'])) {
-        return Err(Skip::HiddenSegment(hidden.to_owned()));
+    match rest.split('/').find(|s| s.starts_with(['_', '.'])) {
+        Some(hidden) => Err(Skip::HiddenSegment(hidden.to_owned())),
+        None => Ok(()),
     }
+}
+
+/// Read the partition of `key`, which lies under `table`'s location.
+pub fn locate<'k>(table: &Table, key: &'k str) -> Result<Located<'k>, Skip> {
+    let prefix_len = table.location.prefix.len();
+    data_key(key, &key[prefix_len..])?;
     match &table.layout {
         Layout::Hive => locate_hive(table, key, prefix_len),
         Layout::Template(template) => {

@@ -17,5 +17,7 @@ pub mod logging;
 pub mod metrics;
 pub mod plan;
 pub mod report;
+pub mod storage;
+pub mod sync;
 pub mod table;
 pub mod types;

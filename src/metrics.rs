@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 
 pub const DEFAULT_NAMESPACE: &str = "GluePartitionRegistrar";
 
+/// The variables read here (besides `AWS_LAMBDA_FUNCTION_NAME`, which Lambda sets).
+pub const ENV_VARS: [&str; 2] = ["METRICS_NAMESPACE", "METRICS_PER_TABLE"];
+
 /// Where metrics go and how they are keyed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsConfig {

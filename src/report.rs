@@ -48,6 +48,9 @@ pub struct Report {
         default
     )]
     pub batch_item_failures: Option<Vec<BatchItemFailure>>,
+    /// Set when a backfill or sync stopped early (at the Lambda deadline): where, and how to go on.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stopped: Option<String>,
     /// Set by `--dry-run`: `created` and `deleted` are what would have been written.
     #[serde(rename = "dryRun", skip_serializing_if = "std::ops::Not::not", default)]
     pub dry_run: bool,

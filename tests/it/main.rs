@@ -4,3 +4,5 @@ mod cli;
 mod handle;
 mod moto;
 mod support;
+mod sync;
+mod terraform;

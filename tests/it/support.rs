@@ -172,3 +172,69 @@ pub fn strings(items: &[&[&str]]) -> Vec<Vec<String>> {
         .map(|i| i.iter().map(|s| s.to_string()).collect())
         .collect()
 }
+
+/// An S3 client for the emulator (path-style, as the registrar's own).
+pub fn s3() -> aws_sdk_s3::Client {
+    Clients::new(&sdk_config()).s3
+}
+
+/// A bucket of its own, created in the emulator.
+pub async fn create_bucket() -> String {
+    let bucket = unique("bucket").replace('_', "-");
+    s3().create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    bucket
+}
+
+/// Upload empty objects, many at once.
+pub async fn put_objects(bucket: &str, keys: &[String]) {
+    use futures_util::StreamExt;
+    let s3 = s3();
+    futures_util::stream::iter(keys.to_vec())
+        .map(|k| {
+            let (s3, bucket) = (s3.clone(), bucket.to_owned());
+            async move {
+                s3.put_object()
+                    .bucket(bucket)
+                    .key(k)
+                    .body(aws_sdk_s3::primitives::ByteStream::from_static(b"{}"))
+                    .send()
+                    .await
+                    .expect("put object")
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+}
+
+pub async fn delete_objects(bucket: &str, keys: &[String]) {
+    for k in keys {
+        s3().delete_object()
+            .bucket(bucket)
+            .key(k)
+            .send()
+            .await
+            .expect("delete object");
+    }
+}
+
+/// A registrar for one table, with `DELETE_EMPTY_PARTITIONS` as given.
+pub fn registrar_deleting(table: &TableName, delete_empty: bool) -> Registrar {
+    let mut config = Config::for_table(table.clone());
+    config.delete_empty_partitions = delete_empty;
+    Registrar::new(Clients::new(&sdk_config()), config)
+}
+
+/// An S3 notification for objects of `bucket` (already URL-encoded keys).
+pub fn s3_event_in(bucket: &str, event_name: &str, keys: &[&str]) -> Value {
+    json!({"Records": keys.iter().map(|k| json!({
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-25T09:15:42.123Z", "eventName": event_name,
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+               "object": {"key": k, "sequencer": "0065F1A3B2C4D5E6F7"}}
+    })).collect::<Vec<_>>()})
+}
