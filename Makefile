@@ -13,7 +13,7 @@ ZIP := dist/bootstrap.zip
 # cargo-zigbuild and zig come from the venv (PyPI: cargo-zigbuild, ziglang).
 ZIG_PATH := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: test demo lint unit terraform-check package check-package venv clean
+.PHONY: test demo bench bench-smoke lint unit terraform-check package check-package venv clean
 
 # A Python venv with moto's server (the local AWS emulator), terraform, checkov and the
 # Lambda cross-build tools.
@@ -42,7 +42,19 @@ package: venv
 check-package: package
 	$(PY) scripts/check_package.py $(ZIP) $(ARCH)
 
-test: venv lint unit terraform-check check-package
+# Each benchmark once at tiny sizes, so they cannot rot (figures come from `make bench`).
+bench-smoke: venv
+	cargo test --benches --locked
+	cargo build --locked
+	$(PY) bench/e2e.py $(BIN) --smoke
+
+test: venv lint unit terraform-check check-package bench-smoke
+
+# The figures of README's "Performance": criterion for planning, then the shipped binary
+# end to end against moto. Writes bench/results.json.
+bench: venv package
+	cargo bench --bench planning --locked
+	$(PY) bench/e2e.py $(LAMBDA_BIN) --results bench/results.json
 
 demo: venv
 	cargo build --locked

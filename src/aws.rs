@@ -57,6 +57,18 @@ impl RequestCounter {
     }
 }
 
+impl std::fmt::Display for RequestCounts {
+    /// `BatchCreatePartition=10 GetTable=1`, for log lines.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut first = true;
+        for (op, n) in &self.by_operation {
+            write!(f, "{}{op}={n}", if first { "" } else { " " })?;
+            first = false;
+        }
+        Ok(())
+    }
+}
+
 /// A copy of the counts at one moment; subtract two to get one invocation's requests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RequestCounts {

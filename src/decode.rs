@@ -18,14 +18,37 @@ pub enum DecodeError {
 /// Decode a key as S3 event notifications send it: `+` is a space, `%XX` a byte, and the
 /// bytes form UTF-8. A literal `+` in a key arrives as `%2B`, so replacing `+` first is right.
 pub fn decode_notification_key(raw: &str) -> Result<String, DecodeError> {
-    if !raw.contains(['+', '%']) {
+    let bytes = raw.as_bytes();
+    if !bytes.iter().any(|b| matches!(b, b'+' | b'%')) {
         return Ok(raw.to_owned());
     }
-    let spaced = raw.replace('+', " ");
-    percent_decode_str(&spaced)
-        .decode_utf8()
-        .map(Cow::into_owned)
-        .map_err(|_| DecodeError::NotUtf8(raw.to_owned()))
+    // One pass, one allocation: this runs for every object of every event.
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| DecodeError::NotUtf8(raw.to_owned()))
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
 }
 
 /// Undo Hive's escaping of a partition value (`%3A` → `:`). A value that does not decode to

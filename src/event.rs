@@ -1,12 +1,12 @@
 //! Event normalisation: every shape AWS delivers, reduced to "this object in this bucket was
 //! created/removed", grouped by the SQS message it came in (so failures map back to messages).
 //!
-//! Inner documents (S3 records, SNS envelopes, EventBridge events) are read from
-//! `serde_json::Value` field by field rather than through strict typed structs: one odd record
-//! must give a reason for that record, not fail the parse of a whole batch.
+//! Documents are read from `serde_json::Value` field by field rather than through strict
+//! typed structs (such as `aws_lambda_events`'): one odd record must give a reason for that
+//! record, not fail the parse of a whole batch. SQS bodies holding plain S3 notifications,
+//! the hot path, are read into borrowed typed fields first.
 
 use crate::decode::decode_notification_key;
-use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::Value;
 
 /// What happened to an object.
@@ -70,28 +70,11 @@ const MAX_DEPTH: usize = 4;
 /// Reduce any supported event document to messages.
 pub fn normalise(doc: &Value) -> Result<Normalised, EventError> {
     if is_sqs_event(doc) {
-        let event: SqsEvent = serde_json::from_value(doc.clone())
-            .map_err(|e| EventError::MalformedSqs(e.to_string()))?;
-        let messages = event
-            .records
-            .into_iter()
-            .map(|record| {
-                let mut message = Message {
-                    id: record.message_id,
-                    ..Message::default()
-                };
-                let body = record.body.unwrap_or_default();
-                match serde_json::from_str::<Value>(&body) {
-                    Ok(inner) => {
-                        if let Err(e) = read_document(&inner, &mut message, 1) {
-                            message.error = Some(e);
-                        }
-                    }
-                    Err(e) => message.error = Some(format!("message body is not JSON: {e}")),
-                }
-                message
-            })
-            .collect();
+        let records = doc
+            .get("Records")
+            .and_then(Value::as_array)
+            .ok_or_else(|| EventError::MalformedSqs("`Records` is not an array".to_owned()))?;
+        let messages = records.iter().map(read_sqs_message).collect();
         return Ok(Normalised {
             from_sqs: true,
             messages,
@@ -105,6 +88,86 @@ pub fn normalise(doc: &Value) -> Result<Normalised, EventError> {
         }),
         Err(e) if recognised_shape(doc) => Err(EventError::Malformed(e)),
         Err(_) => Err(EventError::UnknownShape(top_level_fields(doc))),
+    }
+}
+
+/// One SQS record, read in place: only its id and body matter, and a batch holds up to
+/// 10,000 of them.
+fn read_sqs_message(record: &Value) -> Message {
+    let mut message = Message {
+        id: record
+            .get("messageId")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        ..Message::default()
+    };
+    let result = match record.get("body").and_then(Value::as_str) {
+        Some(body) => read_body(body, &mut message),
+        None => Err("SQS record has no `body` string".to_owned()),
+    };
+    if let Err(e) = result {
+        message.error = Some(e);
+    }
+    message
+}
+
+/// An SQS body. Nearly always a plain S3 notification: that is read straight into borrowed
+/// fields, without building a JSON tree; anything else takes the general path.
+fn read_body(body: &str, message: &mut Message) -> Result<(), String> {
+    if let Ok(n) = serde_json::from_str::<fast::Notification<'_>>(body)
+        && n.records
+            .iter()
+            .all(|r| r.event_source.as_deref().is_none_or(|s| s == "aws:s3"))
+    {
+        for r in n.records {
+            push_notification_key(message, &r.s3.bucket.name, &r.s3.object.key, &r.event_name);
+        }
+        return Ok(());
+    }
+    let inner: Value =
+        serde_json::from_str(body).map_err(|e| format!("message body is not JSON: {e}"))?;
+    read_document(&inner, message, 1)
+}
+
+/// The fields of an S3 notification the registrar reads, borrowed from the text.
+mod fast {
+    use serde::Deserialize;
+    use std::borrow::Cow;
+
+    #[derive(Deserialize)]
+    pub struct Notification<'a> {
+        #[serde(rename = "Records", borrow)]
+        pub records: Vec<Record<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Record<'a> {
+        #[serde(rename = "eventSource", borrow, default)]
+        pub event_source: Option<Cow<'a, str>>,
+        #[serde(rename = "eventName", borrow)]
+        pub event_name: Cow<'a, str>,
+        #[serde(borrow)]
+        pub s3: Entity<'a>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Entity<'a> {
+        #[serde(borrow)]
+        pub bucket: Named<'a>,
+        #[serde(borrow)]
+        pub object: Keyed<'a>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Named<'a> {
+        #[serde(borrow)]
+        pub name: Cow<'a, str>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Keyed<'a> {
+        #[serde(borrow)]
+        pub key: Cow<'a, str>,
     }
 }
 
@@ -204,25 +267,26 @@ fn read_record(record: &Value, message: &mut Message, depth: usize) -> Result<()
         .pointer("/object/key")
         .and_then(Value::as_str)
         .ok_or("S3 record has no `s3.object.key`")?;
-    let key = match decode_notification_key(raw_key) {
-        Ok(key) => key,
-        Err(e) => {
-            message.ignored.push(Ignored {
-                bucket: bucket.to_owned(),
-                key: raw_key.to_owned(),
-                reason: e.to_string(),
-            });
-            return Ok(());
-        }
-    };
-    push(
-        message,
-        bucket,
-        key,
-        notification_change(event_name),
-        event_name,
-    );
+    push_notification_key(message, bucket, raw_key, event_name);
     Ok(())
+}
+
+/// An object named by an S3 notification: its key is URL-encoded.
+fn push_notification_key(message: &mut Message, bucket: &str, raw_key: &str, event_name: &str) {
+    match decode_notification_key(raw_key) {
+        Ok(key) => push(
+            message,
+            bucket,
+            key,
+            notification_change(event_name),
+            event_name,
+        ),
+        Err(e) => message.ignored.push(Ignored {
+            bucket: bucket.to_owned(),
+            key: raw_key.to_owned(),
+            reason: e.to_string(),
+        }),
+    }
 }
 
 fn notification_change(event_name: &str) -> Option<Change> {

@@ -10,7 +10,7 @@ use crate::config::{Config, TableName};
 use crate::event::{Change, EventError, normalise};
 use crate::layout::Skip;
 use crate::plan::{Plan, TableIndex, plan};
-use crate::report::{BatchItemFailure, FailedEntry, PartitionEntry, Report, SkippedEntry};
+use crate::report::{FailedEntry, PartitionEntry, Report, SkippedEntry, batch_item_failure};
 use crate::storage::Storage;
 use crate::table::{S3Location, Table};
 use serde_json::Value;
@@ -248,6 +248,7 @@ impl Registrar {
             skipped = report.skipped.len(),
             failed = report.failed.len(),
             glue_requests = stats.glue_requests.total(),
+            glue_ops = %stats.glue_requests,
             glue_throttles = stats.glue_requests.throttles,
             duration_ms = stats.duration.as_secs_f64() * 1000.0,
             dry_run,
@@ -518,7 +519,7 @@ impl Accounting {
                 .filter(|(_, failed)| **failed)
                 .filter_map(|(m, _)| m.id.clone())
                 .filter(|id| seen.insert(id.clone()))
-                .map(|item_identifier| BatchItemFailure { item_identifier })
+                .map(batch_item_failure)
                 .collect()
         });
         Report {

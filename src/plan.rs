@@ -3,8 +3,11 @@
 
 use crate::layout::{Skip, locate};
 use crate::table::Table;
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+
+/// A fast non-cryptographic hasher: the keys hashed here are object keys of one event,
+/// hashed thousands of times per invocation, and never attacker-chosen in bulk.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The served tables, indexed for matching keys.
 pub struct TableIndex<'t> {
@@ -15,7 +18,7 @@ pub struct TableIndex<'t> {
 
 impl<'t> TableIndex<'t> {
     pub fn new(tables: &'t [Table]) -> Self {
-        let mut by_bucket: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut by_bucket: HashMap<&str, Vec<usize>> = HashMap::default();
         for (i, t) in tables.iter().enumerate() {
             by_bucket
                 .entry(t.location.bucket.as_str())
@@ -63,9 +66,9 @@ pub fn plan<'k>(
 ) -> Plan {
     let mut plan = Plan::default();
     // (table, partition directory) → partition index or why the directory is rejected.
-    let mut by_dir: HashMap<(usize, &'k str), Result<usize, Skip>> = HashMap::new();
+    let mut by_dir: HashMap<(usize, &'k str), Result<usize, Skip>> = HashMap::default();
     // Distinct directories can hold the same values (`a%20b` and `a b`); Glue knows one.
-    let mut by_values: HashMap<(usize, Vec<String>), usize> = HashMap::new();
+    let mut by_values: HashMap<(usize, Vec<String>), usize> = HashMap::default();
     for (i, (bucket, key)) in objects.into_iter().enumerate() {
         let Some(t) = index.table_for(bucket, key) else {
             plan.skipped.push((i, Skip::OutsideTables));

@@ -28,10 +28,14 @@ pub struct FailedEntry {
     pub error: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BatchItemFailure {
-    #[serde(rename = "itemIdentifier")]
-    pub item_identifier: String,
+/// Lambda's own type for a message to retry: `{"itemIdentifier": "<messageId>"}`.
+pub use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+
+/// A batch item failure naming one SQS message.
+pub fn batch_item_failure(message_id: String) -> BatchItemFailure {
+    let mut failure = BatchItemFailure::default();
+    failure.item_identifier = message_id;
+    failure
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,7 +67,9 @@ impl Report {
 
     /// The Lambda's response to an SQS event: exactly the messages to retry, nothing else.
     pub fn sqs_response(&self) -> serde_json::Value {
-        serde_json::json!({ "batchItemFailures": self.batch_item_failures.clone().unwrap_or_default() })
+        let mut response = SqsBatchResponse::default();
+        response.batch_item_failures = self.batch_item_failures.clone().unwrap_or_default();
+        serde_json::to_value(response).unwrap_or_default()
     }
 }
 

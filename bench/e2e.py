@@ -1,0 +1,341 @@
+"""End-to-end benchmark: the shipped Lambda binary against moto on loopback.
+
+The binary runs exactly as on Lambda: started with AWS_LAMBDA_RUNTIME_API pointing at a small
+implementation of the Lambda Runtime API served here, so cold start, warm invocations and the
+process's peak memory are the real ones. Measured:
+
+- start-up: from process start to its first Glue request (a loopback TCP relay in front of
+  moto notes the first connection), for a one-record event;
+- a 10,000-record SQS batch over 1,000 new partitions: wall time, Glue requests by operation
+  (from the function's own summary log line), then the same batch again on the warm process;
+- the process's peak RSS (VmHWM) and the binary and zip sizes.
+
+Usage: e2e.py BINARY [--smoke] [--results bench/results.json]
+"""
+
+import argparse
+import http.server
+import json
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+
+import boto3
+
+REGION = "us-east-1"
+BUCKET = "bench-bucket"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_moto():
+    port = free_port()
+    exe = os.path.join(os.path.dirname(sys.executable), "moto_server")
+    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url + "/moto-api/data.json", timeout=1)
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    sys.exit("moto did not start")
+
+
+class Relay:
+    """Loopback TCP relay in front of moto that records when the first connection arrives."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.first = None
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            client, _ = self.sock.accept()
+            if self.first is None:
+                self.first = time.perf_counter()
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+class RuntimeApi:
+    """The Lambda Runtime API (2018-06-01): hands out queued events, collects responses."""
+
+    def __init__(self):
+        self.events = queue.Queue()
+        self.responses = queue.Queue()
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if not self.path.endswith("/runtime/invocation/next"):
+                    self.send_error(404)
+                    return
+                request_id, body = api.events.get()
+                api.delivered = time.perf_counter()
+                payload = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
+                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 900_000))
+                self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
+                self.send_header("Lambda-Runtime-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                api.responses.put((time.perf_counter(), self.path, body))
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # The function is killed mid-poll at the end: a reset connection is expected.
+        self.server.handle_error = lambda request, address: None
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def invoke(self, event, timeout=600):
+        request_id = str(uuid.uuid4())
+        self.events.put((request_id, event))
+        done, path, body = self.responses.get(timeout=timeout)
+        if not path.endswith(f"/{request_id}/response"):
+            sys.exit(f"invocation failed: {path}: {body[:500]!r}")
+        return done, json.loads(body)
+
+
+def s3_record(key):
+    return {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION, "eventTime": "2026-11-25T09:15:42.123Z",
+            "eventName": "ObjectCreated:Put",
+            "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": BUCKET}, "object": {"key": key, "size": 1024, "sequencer": "00A1"}}}
+
+
+def sqs_batch(records, partitions, table):
+    out = []
+    for i in range(records):
+        p = i % partitions
+        key = f"{table}/year=2026/month={p // 28 // 24 + 1:02}/day={p // 24 % 28 + 1:02}/hour={p % 24:02}/part-{i:05}.parquet"
+        out.append({"messageId": f"m-{i}", "receiptHandle": "rh", "body": json.dumps({"Records": [s3_record(key)]}),
+                    "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": REGION})
+    return {"Records": out}
+
+
+def create_table(glue, name):
+    glue.create_table(DatabaseName="bench", TableInput={
+        "Name": name, "TableType": "EXTERNAL_TABLE",
+        "PartitionKeys": [{"Name": k, "Type": "int"} for k in ("year", "month", "day", "hour")],
+        "StorageDescriptor": {"Columns": [{"Name": "v", "Type": "string"}], "Location": f"s3://{BUCKET}/{name}/",
+                              "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+                              "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+                              "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"}}})
+
+
+class Function:
+    """The binary started as Lambda starts it; its stdout (JSON logs, EMF) is collected."""
+
+    def __init__(self, binary, endpoint_port, table):
+        self.api = RuntimeApi()
+        env = {"PATH": os.environ.get("PATH", ""), "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{self.api.port}",
+               "AWS_ENDPOINT_URL": f"http://127.0.0.1:{endpoint_port}", "AWS_REGION": REGION,
+               "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
+               "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+               "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_STREAM_NAME": "bench", "AWS_LAMBDA_LOG_GROUP_NAME": "bench",
+               "GLUE_TABLES": f"bench.{table}", "LOG_LEVEL": "info"}
+        self.lines = []
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True).start()
+
+    def summaries(self):
+        out = []
+        for line in list(self.lines):
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            if doc.get("fields", {}).get("message") == "invocation summary":
+                out.append(doc["fields"])
+        return out
+
+    def peak_rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def wait_for(predicate, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return
+        time.sleep(0.01)
+    sys.exit("timed out waiting for the function's log")
+
+
+def ops(summary):
+    return dict(kv.split("=") for kv in summary.get("glue_ops", "").split() if "=" in kv)
+
+
+def criterion(name):
+    path = os.path.join("target", "criterion", *name.split("/"), "new", "estimates.json")
+    with open(path) as f:
+        return json.load(f)["mean"]["point_estimate"]  # nanoseconds
+
+
+def main():
+    args = argparse.ArgumentParser()
+    args.add_argument("binary")
+    args.add_argument("--smoke", action="store_true", help="tiny sizes, no criterion figures, no results file")
+    args.add_argument("--results", default="bench/results.json")
+    args.add_argument("--zip", default="dist/bootstrap.zip")
+    a = args.parse_args()
+    records, partitions = (50, 5) if a.smoke else (10_000, 1_000)
+
+    moto, moto_port = start_moto()
+    try:
+        kw = dict(endpoint_url=f"http://127.0.0.1:{moto_port}", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+        glue = boto3.client("glue", **kw)
+        glue.create_database(DatabaseInput={"Name": "bench"})
+        create_table(glue, "startup")
+        create_table(glue, "clickstream")
+
+        # Start-up: process start -> first Glue request, through the relay.
+        relay = Relay(moto_port)
+        f = Function(a.binary, relay.port, "startup")
+        f.api.invoke({"Records": [s3_record("startup/year=2026/month=11/day=25/hour=00/a.parquet")]})
+        startup_ms = (relay.first - f.started) * 1000
+        f.stop()
+
+        # The batch, cold then warm, on one process talking to moto directly.
+        f = Function(a.binary, moto_port, "clickstream")
+        batch = sqs_batch(records, partitions, "clickstream")
+        # Process start-up happens here, outside the batch's figures.
+        f.api.invoke({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET})
+        cold_done, cold_response = f.api.invoke(batch)
+        cold_ms = (cold_done - f.api.delivered) * 1000
+        warm_done, warm_response = f.api.invoke(batch)
+        warm_ms = (warm_done - f.api.delivered) * 1000
+        wait_for(lambda: len(f.summaries()) >= 3)
+        summaries = f.summaries()
+        cold, warm = summaries[1], summaries[2]
+        rss_kib = f.peak_rss_kib()
+        f.stop()
+    finally:
+        moto.terminate()
+        moto.wait()
+
+    created = int(cold["created"])
+    results = {
+        "startup_to_first_glue_request_ms": round(startup_ms, 2),
+        "batch": {"records": records, "partitions": partitions},
+        "cold_batch": {"wall_ms": round(cold_ms, 1), "partitions_created": created, "glue_requests": int(cold["glue_requests"]), "glue_requests_by_operation": {k: int(v) for k, v in ops(cold).items()},
+                       "handler_ms": round(float(cold["duration_ms"]), 1)},
+        "warm_batch": {"wall_ms": round(warm_ms, 1), "glue_requests": int(warm["glue_requests"]), "existing": int(warm["existing"]),
+                       "handler_ms": round(float(warm["duration_ms"]), 1)},
+        "peak_rss_mib": round(rss_kib / 1024, 1),
+        "binary_mib": round(os.path.getsize(a.binary) / 2**20, 2),
+    }
+    if os.path.exists(a.zip):
+        results["zip_mib"] = round(os.path.getsize(a.zip) / 2**20, 2)
+    assert cold_response == {"batchItemFailures": []}, cold_response
+    assert created == partitions, cold
+    assert results["cold_batch"]["glue_requests_by_operation"].get("BatchCreatePartition") == -(-partitions // 100), cold
+    assert results["warm_batch"]["glue_requests"] == 0, warm
+
+    if not a.smoke:
+        ns_hive = criterion("plan_keys/decode_match_parse_validate_dedupe/hive")
+        ns_tpl = criterion("plan_keys/decode_match_parse_validate_dedupe/template")
+        ns_batch = criterion("sqs_batch_10k/normalise_and_plan")
+        results["planning"] = {
+            "hive_keys_per_second": round(10_000 / (ns_hive / 1e9)),
+            "template_keys_per_second": round(10_000 / (ns_tpl / 1e9)),
+            "sqs_batch_10k_normalise_and_plan_ms": round(ns_batch / 1e6, 3),
+        }
+        results["machine"] = {"cpus": os.cpu_count(), "cpu": cpu_model(), "date": time.strftime("%Y-%m-%d")}
+        with open(a.results, "w") as out:
+            json.dump(results, out, indent=2)
+            out.write("\n")
+    print_table(results, a.smoke)
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def print_table(r, smoke):
+    rows = []
+    if "planning" in r:
+        p = r["planning"]
+        rows += [("planning, Hive layout (keys/s, one core)", f"{p['hive_keys_per_second']:,}", ">= 2,000,000"),
+                 ("planning, template layout (keys/s, one core)", f"{p['template_keys_per_second']:,}", ">= 2,000,000"),
+                 ("10,000-record SQS batch normalised + planned (ms)", f"{p['sqs_batch_10k_normalise_and_plan_ms']}", "< 5")]
+    b = r["batch"]
+    c, w = r["cold_batch"], r["warm_batch"]
+    rows += [(f"start-up to first Glue request (ms)", f"{r['startup_to_first_glue_request_ms']}", "< 20"),
+             (f"{b['records']:,}-record batch, {b['partitions']:,} new partitions: wall (ms)", f"{c['wall_ms']}", ""),
+             ("  Glue requests", " ".join(f"{k}={v}" for k, v in sorted(c["glue_requests_by_operation"].items())), f"GetTable=1 BatchCreatePartition={-(-b['partitions'] // 100)}"),
+             ("same batch, warm process: wall (ms)", f"{w['wall_ms']}", ""),
+             ("  Glue requests", f"{w['glue_requests']}", "0"),
+             ("peak RSS (MiB)", f"{r['peak_rss_mib']}", "< 32"),
+             ("binary (MiB)", f"{r['binary_mib']}", "")]
+    if "zip_mib" in r:
+        rows.append(("zip (MiB)", f"{r['zip_mib']}", ""))
+    width = max(len(x[0]) for x in rows)
+    print(("smoke run: " if smoke else "") + "figures")
+    print(f"{'measure':<{width}}  {'value':>34}  goal")
+    for name, value, goal in rows:
+        print(f"{name:<{width}}  {value:>34}  {goal}")
+
+
+if __name__ == "__main__":
+    main()
