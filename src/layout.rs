@@ -89,13 +89,6 @@ impl fmt::Display for Skip {
     }
 }
 
-/// Where a key's partition is: `key[..dir_end]` is the partition's directory (ending in `/`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Located<'k> {
-    pub dir_end: usize,
-    pub values: Vec<Cow<'k, str>>,
-}
-
 /// Whether a key holds data as Hive sees it: not a folder marker, and no segment of `rest`
 /// (the part of the key under a table or partition location) hidden by `_` or `.`.
 pub fn data_key(key: &str, rest: &str) -> Result<(), Skip> {
@@ -108,27 +101,23 @@ pub fn data_key(key: &str, rest: &str) -> Result<(), Skip> {
     }
 }
 
-/// Read the partition of `key`, which lies under `table`'s location.
-pub fn locate<'k>(table: &Table, key: &'k str) -> Result<Located<'k>, Skip> {
+/// Find the partition directory of `key`, which lies under `table`'s location:
+/// `key[..end]` (ending in `/`). Values are read apart, by [`values`], once per directory:
+/// most objects of an event share their directory with others.
+pub fn locate(table: &Table, key: &str) -> Result<usize, Skip> {
     let prefix_len = table.location.prefix.len();
     data_key(key, &key[prefix_len..])?;
     match &table.layout {
         Layout::Hive => locate_hive(table, key, prefix_len),
-        Layout::Template(template) => {
-            let caps = template.regex.captures(key).ok_or(Skip::NotTemplatePath)?;
-            let dir_end = caps.get(0).map_or(0, |m| m.end());
-            let values = template
-                .groups
-                .iter()
-                .map(|g| Cow::Borrowed(caps.get(*g).map_or("", |m| m.as_str())))
-                .collect();
-            Ok(Located { dir_end, values })
-        }
+        Layout::Template(template) => template
+            .regex
+            .find(key)
+            .map(|m| m.end())
+            .ok_or(Skip::NotTemplatePath),
     }
 }
 
-fn locate_hive<'k>(table: &Table, key: &'k str, prefix_len: usize) -> Result<Located<'k>, Skip> {
-    let mut values = Vec::with_capacity(table.keys.len());
+fn locate_hive(table: &Table, key: &str, prefix_len: usize) -> Result<usize, Skip> {
     let mut pos = prefix_len;
     for (i, pk) in table.keys.iter().enumerate() {
         // A segment is a directory only if a `/` follows it; the last segment is the file.
@@ -138,22 +127,36 @@ fn locate_hive<'k>(table: &Table, key: &'k str, prefix_len: usize) -> Result<Loc
             });
         };
         let segment = &key[pos..pos + len];
-        let value = match segment.split_once('=') {
-            Some((name, value)) if name.eq_ignore_ascii_case(&pk.name) => value,
+        match segment.split_once('=') {
+            Some((name, _)) if name.eq_ignore_ascii_case(&pk.name) => {}
             _ => {
                 return Err(Skip::NotPartitionPath {
                     expected: pk.name.clone(),
                     found: segment.to_owned(),
                 });
             }
-        };
-        values.push(hive_unescape(value));
+        }
         pos += len + 1;
     }
-    Ok(Located {
-        dir_end: pos,
-        values,
-    })
+    Ok(pos)
+}
+
+/// The partition values of a directory found by [`locate`] (`dir` is `key[..end]`).
+pub fn values<'k>(table: &Table, dir: &'k str) -> Vec<Cow<'k, str>> {
+    match &table.layout {
+        Layout::Hive => dir[table.location.prefix.len()..]
+            .split_terminator('/')
+            .map(|segment| hive_unescape(segment.split_once('=').map_or("", |(_, v)| v)))
+            .collect(),
+        Layout::Template(template) => match template.regex.captures(dir) {
+            Some(caps) => template
+                .groups
+                .iter()
+                .map(|g| Cow::Borrowed(caps.get(*g).map_or("", |m| m.as_str())))
+                .collect(),
+            None => Vec::new(),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -175,36 +178,42 @@ mod tests {
         .unwrap()
     }
 
-    fn values(l: &Located<'_>) -> Vec<String> {
-        l.values.iter().map(|v| v.to_string()).collect()
+    /// The values and the directory of a key, as the planner reads them.
+    fn located(t: &Table, key: &str) -> Result<(Vec<String>, String), Skip> {
+        let end = locate(t, key)?;
+        let dir = &key[..end];
+        Ok((
+            values(t, dir).iter().map(|v| v.to_string()).collect(),
+            dir.to_owned(),
+        ))
     }
 
     #[test]
     fn hive_segments_give_values_and_directory() {
         let t = hive("s3://b/events/", &["year", "month"]);
         let key = "events/year=2026/month=11/part-0.parquet";
-        let l = locate(&t, key).unwrap();
-        assert_eq!(values(&l), ["2026", "11"]);
-        assert_eq!(&key[..l.dir_end], "events/year=2026/month=11/");
+        let (values, dir) = located(&t, key).unwrap();
+        assert_eq!(values, ["2026", "11"]);
+        assert_eq!(dir, "events/year=2026/month=11/");
     }
 
     #[test]
     fn hive_names_compare_case_insensitively() {
         let t = hive("s3://b/e/", &["year"]);
-        assert_eq!(values(&locate(&t, "e/YEAR=2026/f").unwrap()), ["2026"]);
+        assert_eq!(located(&t, "e/YEAR=2026/f").unwrap().0, ["2026"]);
     }
 
     #[test]
     fn hive_values_are_unescaped() {
         let t = hive("s3://b/e/", &["ts"]);
-        assert_eq!(values(&locate(&t, "e/ts=12%3A00/f").unwrap()), ["12:00"]);
+        assert_eq!(located(&t, "e/ts=12%3A00/f").unwrap().0, ["12:00"]);
     }
 
     #[test]
     fn file_in_a_partial_path_is_incomplete() {
         let t = hive("s3://b/e/", &["year", "month"]);
         assert_eq!(
-            locate(&t, "e/year=2026/f.csv"),
+            located(&t, "e/year=2026/f.csv"),
             Err(Skip::Incomplete {
                 missing: vec!["month".into()]
             })
@@ -257,9 +266,9 @@ mod tests {
         )
         .unwrap();
         let key = "logs/2026/11/app.log.gz";
-        let l = locate(&t, key).unwrap();
-        assert_eq!(values(&l), ["2026", "11"]);
-        assert_eq!(&key[..l.dir_end], "logs/2026/11/");
-        assert_eq!(locate(&t, "logs/2026/app.log"), Err(Skip::NotTemplatePath));
+        let (values, dir) = located(&t, key).unwrap();
+        assert_eq!(values, ["2026", "11"]);
+        assert_eq!(dir, "logs/2026/11/");
+        assert_eq!(located(&t, "logs/2026/app.log"), Err(Skip::NotTemplatePath));
     }
 }

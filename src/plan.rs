@@ -1,7 +1,7 @@
 //! Planning: which partitions a set of objects needs, deduplicated, and why the others are
 //! skipped. Pure, no I/O; the hot path of every invocation.
 
-use crate::layout::{Skip, locate};
+use crate::layout::{Skip, locate, values};
 use crate::table::Table;
 use std::collections::hash_map::Entry;
 
@@ -75,20 +75,19 @@ pub fn plan<'k>(
             continue;
         };
         let table = &index.tables[t];
-        let located = match locate(table, key) {
-            Ok(l) => l,
+        let dir = match locate(table, key) {
+            Ok(end) => &key[..end],
             Err(skip) => {
                 plan.skipped.push((i, skip));
                 continue;
             }
         };
-        let dir = &key[..located.dir_end];
         let slot = match by_dir.entry((t, dir)) {
             Entry::Occupied(e) => e.get().clone(),
             Entry::Vacant(e) => {
-                let resolved = validate(table, &located.values).map(|()| {
-                    let values: Vec<String> =
-                        located.values.iter().map(|v| v.to_string()).collect();
+                let read = values(table, dir);
+                let resolved = validate(table, &read).map(|()| {
+                    let values: Vec<String> = read.iter().map(|v| v.to_string()).collect();
                     *by_values.entry((t, values.clone())).or_insert_with(|| {
                         plan.partitions.push(PlannedPartition {
                             table: t,
