@@ -43,9 +43,11 @@ check-package: package
 	$(PY) scripts/check_package.py $(ZIP) $(ARCH)
 
 # Each benchmark once at tiny sizes, so they cannot rot (figures come from `make bench`).
+# The binary comes from the test build (`cargo test` builds it for the CLI tests), so the
+# dependencies are not built a second time with other features.
 bench-smoke: venv
 	cargo test --benches --locked
-	cargo build --locked
+	cargo test --no-run --locked
 	$(PY) bench/e2e.py $(BIN) --smoke
 
 test: venv lint unit terraform-check check-package bench-smoke

@@ -288,7 +288,7 @@ def main():
     if not a.smoke:
         ns_hive = criterion("plan_keys/decode_match_parse_validate_dedupe/hive")
         ns_tpl = criterion("plan_keys/decode_match_parse_validate_dedupe/template")
-        ns_batch = criterion("sqs_batch_10k/normalise_and_plan")
+        ns_batch = criterion("sqs_batch_10k_normalise_and_plan")
         results["planning"] = {
             "hive_keys_per_second": round(10_000 / (ns_hive / 1e9)),
             "template_keys_per_second": round(10_000 / (ns_tpl / 1e9)),

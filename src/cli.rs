@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use glue_partition_registrar::aws::{Clients, load_sdk_config};
 use glue_partition_registrar::catalog::CatalogError;
 use glue_partition_registrar::config::{Config, TableName};
+use glue_partition_registrar::event::EventError;
 use glue_partition_registrar::handler::{HandleError, Registrar};
 use glue_partition_registrar::metrics::MetricsConfig;
 use glue_partition_registrar::sync::{LogProgress, Progress, SyncError, SyncOptions};
@@ -143,7 +144,9 @@ async fn serve_lambda() -> ExitCode {
             return ExitCode::from(UNUSABLE);
         }
     };
-    match lambda::serve(registrar).await {
+    // Boxed: the runtime's service stack is deep enough to overflow the compiler's layout
+    // limit inside this function's future.
+    match Box::pin(lambda::serve(registrar)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "Lambda runtime stopped");
@@ -162,18 +165,19 @@ async fn registrar(config: Config) -> anyhow::Result<Registrar> {
     Ok(Registrar::new(Clients::new(&sdk), config))
 }
 
-fn read_event(file: &str) -> anyhow::Result<serde_json::Value> {
-    let text = if file == "-" {
+/// The event document's text, and what to call it in messages.
+fn read_event(file: &str) -> anyhow::Result<(String, String)> {
+    if file == "-" {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
             .context("cannot read the event from stdin")?;
-        text
+        Ok((text, "stdin".to_owned()))
     } else {
-        std::fs::read_to_string(file).with_context(|| format!("cannot read event file `{file}`"))?
-    };
-    let source = if file == "-" { "stdin" } else { file };
-    serde_json::from_str(&text).with_context(|| format!("the event in {source} is not valid JSON"))
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read event file `{file}`"))?;
+        Ok((text, format!("`{file}`")))
+    }
 }
 
 /// An error that stops the command: 2 when it is the input's or configuration's fault.
@@ -185,13 +189,18 @@ fn exit_for(e: &HandleError) -> u8 {
 }
 
 async fn handle(file: &str, dry_run: bool, metrics: bool) -> anyhow::Result<ExitCode> {
-    let event = read_event(file)?;
+    let (event, source) = read_event(file)?;
     let config = Config::from_env()?;
     let registrar = registrar(config).await?;
-    match registrar.handle(&event, dry_run).await {
+    match registrar.handle_text(&event, dry_run).await {
         Ok(outcome) => {
             if metrics {
-                glue_partition_registrar::metrics::emit(&MetricsConfig::from_env(), &outcome, true);
+                glue_partition_registrar::metrics::emit(
+                    &MetricsConfig::from_env(),
+                    &outcome,
+                    None,
+                    true,
+                );
             }
             println!("{}", serde_json::to_string_pretty(&outcome.report)?);
             Ok(if outcome.report.has_failures() {
@@ -199,6 +208,10 @@ async fn handle(file: &str, dry_run: bool, metrics: bool) -> anyhow::Result<Exit
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Err(HandleError::Event(EventError::NotJson(e))) => {
+            eprintln!("error: the event in {source} is not valid JSON: {e}");
+            Ok(ExitCode::from(UNUSABLE))
         }
         Err(e) => {
             eprintln!("error: {e}");

@@ -7,7 +7,7 @@ use crate::catalog::{
     CHUNK_CONCURRENCY, Catalog, CatalogError, CatalogTable, Registered, partition_input,
 };
 use crate::config::{Config, TableName};
-use crate::event::{Change, EventError, normalise};
+use crate::event::{Change, EventError, Normalised, normalise, normalise_text};
 use crate::layout::Skip;
 use crate::plan::{Plan, TableIndex, plan};
 use crate::report::{FailedEntry, PartitionEntry, Report, SkippedEntry, batch_item_failure};
@@ -160,9 +160,25 @@ impl Registrar {
     /// Process one event document. `dry_run` plans and reads but writes nothing.
     pub async fn handle(&self, doc: &Value, dry_run: bool) -> Result<Outcome, HandleError> {
         let started = Instant::now();
+        self.handle_event(normalise(doc)?, started, dry_run).await
+    }
+
+    /// Process one event document given as JSON text, as Lambda and the CLI receive it:
+    /// large SQS batches are read without building a JSON tree.
+    pub async fn handle_text(&self, text: &str, dry_run: bool) -> Result<Outcome, HandleError> {
+        let started = Instant::now();
+        self.handle_event(normalise_text(text)?, started, dry_run)
+            .await
+    }
+
+    async fn handle_event(
+        &self,
+        event: Normalised,
+        started: Instant,
+        dry_run: bool,
+    ) -> Result<Outcome, HandleError> {
         let glue_before = self.clients.glue_requests.snapshot();
         let s3_before = self.clients.s3_requests.snapshot();
-        let event = normalise(doc)?;
         let mut acc = Accounting::new(event.messages.len());
         let mut created = Vec::new();
         let mut removed = Vec::new();

@@ -5,6 +5,7 @@ use crate::handler::{HandleError, Outcome, Registrar};
 use crate::metrics::{self, MetricsConfig};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -12,18 +13,21 @@ use tracing::Instrument;
 pub async fn serve(registrar: Registrar) -> Result<(), lambda_runtime::Error> {
     let registrar = Arc::new(registrar);
     let metrics = Arc::new(MetricsConfig::from_env());
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    // The payload stays JSON text: a 10,000-record SQS batch as a `Value` tree would take
+    // several times the memory of the text.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let registrar = registrar.clone();
         let metrics = metrics.clone();
         let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
         async move {
-            if let Some(request) = maintenance::parse(&event.payload) {
+            let text = event.payload.get();
+            if let Some(request) = maintenance::parse(text) {
                 return maintenance::run(&registrar, request?, event.context.deadline).await;
             }
-            let result = registrar.handle(&event.payload, false).await;
+            let result = registrar.handle_text(text, false).await;
             match &result {
                 Ok(outcome) => {
-                    metrics::emit(&metrics, outcome, false);
+                    metrics::emit(&metrics, outcome, Some(&event.context.request_id), false);
                     log_report(outcome);
                 }
                 Err(e) => tracing::error!(error = %e, "event not handled"),
@@ -93,13 +97,26 @@ mod maintenance {
         concurrency: Option<usize>,
     }
 
+    /// Only `backfill` or `sync` at the top: any other event fails this at its first field.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Envelope {
+        backfill: Option<Value>,
+        sync: Option<Value>,
+    }
+
     /// `None` when the event is not a maintenance request.
-    pub fn parse(payload: &Value) -> Option<Result<Request, lambda_runtime::Error>> {
-        let (kind, body) = ["backfill", "sync"]
-            .iter()
-            .find_map(|k| payload.get(*k).map(|b| (*k, b)))?;
+    pub fn parse(payload: &str) -> Option<Result<Request, lambda_runtime::Error>> {
+        let envelope: Envelope = serde_json::from_str(payload).ok()?;
+        let (kind, body) = match envelope {
+            Envelope {
+                backfill: Some(b), ..
+            } => ("backfill", b),
+            Envelope { sync: Some(b), .. } => ("sync", b),
+            _ => return None,
+        };
         Some(
-            serde_json::from_value::<Request>(body.clone())
+            serde_json::from_value::<Request>(body)
                 .map(|mut r| {
                     r.prune &= kind == "sync";
                     r
@@ -136,5 +153,43 @@ mod maintenance {
             "sync summary"
         );
         Ok(serde_json::to_value(report)?)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use serde_json::json;
+
+        #[test]
+        fn other_events_are_not_maintenance() {
+            assert!(parse(&json!({"Records": []}).to_string()).is_none());
+        }
+
+        #[test]
+        fn backfill_never_prunes() {
+            let r = parse(&json!({"backfill": {"table": "d.t", "prune": true}}).to_string())
+                .unwrap()
+                .unwrap();
+            assert!(!r.prune);
+            assert_eq!(r.table, "d.t");
+        }
+
+        #[test]
+        fn sync_may_prune() {
+            let r = parse(
+                &json!({"sync": {"table": "d.t", "prune": true, "dry_run": true}}).to_string(),
+            )
+            .unwrap()
+            .unwrap();
+            assert!(r.prune && r.dry_run);
+        }
+
+        #[test]
+        fn malformed_request_is_an_error_naming_it() {
+            let err = parse(&json!({"sync": {"tabel": "d.t"}}).to_string())
+                .unwrap()
+                .unwrap_err();
+            assert!(err.to_string().contains("malformed sync request"));
+        }
     }
 }

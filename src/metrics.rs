@@ -58,8 +58,14 @@ fn document(
 }
 
 /// The EMF documents for one invocation: totals by function, partitions by table, skipped
-/// objects by reason (a bounded set, so the dimension stays cheap).
-pub fn documents(config: &MetricsConfig, outcome: &Outcome, timestamp_ms: u128) -> Vec<Value> {
+/// objects by reason (a bounded set, so the dimension stays cheap). `request_id`, when given,
+/// rides along as a plain property so a metric can be traced to its invocation's logs.
+pub fn documents(
+    config: &MetricsConfig,
+    outcome: &Outcome,
+    timestamp_ms: u128,
+    request_id: Option<&str>,
+) -> Vec<Value> {
     let report = &outcome.report;
     let stats = &outcome.stats;
     let mut docs = vec![document(
@@ -124,15 +130,20 @@ pub fn documents(config: &MetricsConfig, outcome: &Outcome, timestamp_ms: u128) 
             &[("ObjectsSkipped", "Count", n as f64)],
         ));
     }
+    if let Some(id) = request_id {
+        for doc in &mut docs {
+            doc["requestId"] = json!(id);
+        }
+    }
     docs
 }
 
 /// Print the invocation's EMF documents, one JSON line each.
-pub fn emit(config: &MetricsConfig, outcome: &Outcome, to_stderr: bool) {
+pub fn emit(config: &MetricsConfig, outcome: &Outcome, request_id: Option<&str>, to_stderr: bool) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
-    for doc in documents(config, outcome, now) {
+    for doc in documents(config, outcome, now, request_id) {
         if to_stderr {
             eprintln!("{doc}");
         } else {
@@ -181,7 +192,7 @@ mod tests {
 
     #[test]
     fn totals_document_declares_every_metric_it_carries() {
-        let docs = documents(&config(), &outcome(), 1);
+        let docs = documents(&config(), &outcome(), 1, None);
         let totals = &docs[0];
         let declared = &totals["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(declared["Namespace"], "Ns");
@@ -195,7 +206,7 @@ mod tests {
 
     #[test]
     fn skipped_objects_are_counted_per_reason() {
-        let docs = documents(&config(), &outcome(), 1);
+        let docs = documents(&config(), &outcome(), 1, None);
         let folder = docs
             .iter()
             .find(|d| d["Reason"] == "folder_marker")
@@ -204,16 +215,22 @@ mod tests {
     }
 
     #[test]
+    fn every_document_carries_the_request_id() {
+        let docs = documents(&config(), &outcome(), 1, Some("req-1"));
+        assert!(docs.iter().all(|d| d["requestId"] == "req-1"));
+    }
+
+    #[test]
     fn per_table_documents_can_be_turned_off() {
         let mut c = config();
         c.per_table = false;
         assert!(
-            documents(&c, &outcome(), 1)
+            documents(&c, &outcome(), 1, None)
                 .iter()
                 .all(|d| d.get("Table").is_none())
         );
         assert!(
-            documents(&config(), &outcome(), 1)
+            documents(&config(), &outcome(), 1, None)
                 .iter()
                 .any(|d| d["Table"] == "d.t")
         );
