@@ -46,7 +46,7 @@ check-package: package
 # The binary comes from the test build (`cargo test` builds it for the CLI tests), so the
 # dependencies are not built a second time with other features.
 bench-smoke: venv
-	cargo test --benches --locked
+	cargo test --bench planning --locked
 	cargo test --no-run --locked
 	$(PY) bench/e2e.py $(BIN) --smoke
 

@@ -2,10 +2,12 @@
 
 Starts moto on loopback, sets up what the one-time crawler (or Terraform) would leave behind
 (a bucket, a Glue database and partitioned table, an S3 -> SQS notification), uploads several
-days of a clickstream dataset, then plays the part of Lambda's SQS event source mapping: it
+days of a clickstream dataset (plus two older days uploaded before the notification existed), then plays the part
+of Lambda's SQS event source mapping: it
 receives the notifications the emulator emitted, hands each batch to the registrar exactly as
 Lambda would (`handle -`), and deletes only the messages the registrar did not report in
-batchItemFailures. Finally it lists the table's partitions from Glue.
+batchItemFailures. A one-time `backfill` registers the older days, and finally it lists the
+table's partitions from Glue.
 """
 
 import json
@@ -98,6 +100,11 @@ def run(endpoint, env):
             },
         },
     )
+    # Data that was there before the registrar: no notification will ever mention it.
+    for day in (19, 20):
+        s3.put_object(Bucket=BUCKET, Key=f"{TABLE}/year=2026/month=11/day={day}/part-00000.json", Body=b"{}")
+    print("uploaded 2 days of older data, before any notification existed")
+
     queue_url = sqs.create_queue(QueueName="registrar-events")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     s3.put_bucket_notification_configuration(
@@ -178,12 +185,20 @@ def run(endpoint, env):
     )
     print("explain:", explain.stdout.strip(), "\n")
 
+    # The older days: the one-time backfill that replaces the crawler's first run.
+    backfill = subprocess.run(
+        [BINARY, "backfill", "--table", f"{DATABASE}.{TABLE}"], capture_output=True, text=True, env=env, check=True
+    )
+    report = json.loads(backfill.stdout)
+    print(f"backfill: created {[p['values'] for p in report['created']]}, "
+          f"{len(report['existing'])} already registered by events\n")
+
     partitions = glue.get_partitions(DatabaseName=DATABASE, TableName=TABLE)["Partitions"]
     print(f"Glue now lists {len(partitions)} partitions of {DATABASE}.{TABLE}:")
     for p in sorted(partitions, key=lambda p: p["Values"]):
         print(f"  {'/'.join(p['Values']):<12} {p['StorageDescriptor']['Location']}")
-    if len(partitions) != 5 or totals["failed"]:
-        sys.exit("demo failed: expected 5 partitions and no failures")
+    if len(partitions) != 7 or totals["failed"] or len(report["created"]) != 2:
+        sys.exit("demo failed: expected 7 partitions (5 from events, 2 from backfill) and no failures")
 
 
 if __name__ == "__main__":

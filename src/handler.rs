@@ -120,10 +120,6 @@ impl Registrar {
         self
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     pub fn clients(&self) -> &Clients {
         &self.clients
     }
