@@ -374,15 +374,8 @@ impl Registrar {
             .lock()
             .expect("known-partition lock")
             .remove(&(table.name.clone(), partition.values.clone()));
-        let has_data = |storage: Storage, dir: String| async move {
-            storage
-                .any_key(bucket, &dir, |k| {
-                    crate::layout::data_key(k, &k[dir.len()..]).is_ok()
-                })
-                .await
-        };
         let outcome: Result<Option<Skip>, String> = async {
-            if has_data(self.storage.clone(), dir.to_owned()).await.map_err(|e| e.to_string())? {
+            if self.storage.holds_data(bucket, dir).await.map_err(|e| e.to_string())? {
                 return Ok(Some(Skip::PartitionNotEmpty));
             }
             if dry_run {
@@ -396,7 +389,7 @@ impl Registrar {
             if let Some(hook) = &self.after_delete {
                 hook(partition.location.clone()).await;
             }
-            if has_data(self.storage.clone(), dir.to_owned()).await.map_err(|e| e.to_string())? {
+            if self.storage.holds_data(bucket, dir).await.map_err(|e| e.to_string())? {
                 tracing::warn!(location = %partition.location, "an object arrived while the partition was dropped; re-creating it");
                 let input = partition_input(&served.storage[partition.table], partition.values.clone(), partition.location.clone());
                 match self.catalog.create_partitions(&table.name, vec![input], 1).await.remove(0) {
@@ -468,12 +461,7 @@ fn split_s3_uri(text: &str) -> Option<(String, String)> {
 }
 
 fn entry(table: &Table, partition: &crate::plan::PlannedPartition) -> PartitionEntry {
-    PartitionEntry {
-        database: table.name.database.clone(),
-        table: table.name.table.clone(),
-        values: partition.values.clone(),
-        location: partition.location.clone(),
-    }
+    PartitionEntry::new(&table.name, &partition.values, &partition.location)
 }
 
 /// Collects where every object ended and which messages must be retried.

@@ -11,6 +11,17 @@ pub struct PartitionEntry {
     pub location: String,
 }
 
+impl PartitionEntry {
+    pub fn new(table: &crate::config::TableName, values: &[String], location: &str) -> Self {
+        Self {
+            database: table.database.clone(),
+            table: table.table.clone(),
+            values: values.to_vec(),
+            location: location.to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedEntry {
     pub bucket: String,

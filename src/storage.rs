@@ -2,6 +2,7 @@
 //! `s3:ListBucket` and never reads object data.
 
 use crate::aws::describe;
+use crate::layout::data_key;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,6 +117,13 @@ impl Storage {
                 None => return Ok(false),
             }
         }
+    }
+
+    /// Whether a partition directory holds data: any key under it that is not a folder
+    /// marker or hidden (`_SUCCESS`, `_temporary/`, `.spark-staging-*`).
+    pub async fn holds_data(&self, bucket: &str, dir: &str) -> Result<bool, StorageError> {
+        self.any_key(bucket, dir, |k| data_key(k, &k[dir.len()..]).is_ok())
+            .await
     }
 
     fn error<E, R>(&self, bucket: &str, prefix: &str, e: &SdkError<E, R>) -> StorageError

@@ -121,12 +121,8 @@ impl Registrar {
             .await?
             .into_iter()
             .collect();
-        let entry = |values: &[String], location: &str| PartitionEntry {
-            database: table.name.database.clone(),
-            table: table.name.table.clone(),
-            values: values.to_vec(),
-            location: location.to_owned(),
-        };
+        let entry =
+            |values: &[String], location: &str| PartitionEntry::new(&table.name, values, location);
         let mut missing = Vec::new();
         for p in &plan.partitions {
             if catalog.contains_key(&p.values) {
@@ -208,14 +204,11 @@ impl Registrar {
                 let Some(location) = location.as_deref().and_then(S3Location::parse) else {
                     continue;
                 };
-                let dir = location.prefix.as_str();
-                let has_data = self
+                if self
                     .storage
-                    .any_key(&location.bucket, dir, |k| {
-                        data_key(k, &k[dir.len()..]).is_ok()
-                    })
-                    .await?;
-                if has_data {
+                    .holds_data(&location.bucket, &location.prefix)
+                    .await?
+                {
                     continue;
                 }
                 let uri = location.uri();
