@@ -184,16 +184,12 @@ class Function:
         self.proc = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True).start()
 
+    def log_lines(self):
+        """The function's JSON log lines (tracing's, not EMF)."""
+        return [d for d in map(parse_json, list(self.lines)) if isinstance(d, dict) and "fields" in d]
+
     def summaries(self):
-        out = []
-        for line in list(self.lines):
-            try:
-                doc = json.loads(line)
-            except ValueError:
-                continue
-            if doc.get("fields", {}).get("message") == "invocation summary":
-                out.append(doc["fields"])
-        return out
+        return [d["fields"] for d in self.log_lines() if d["fields"].get("message") == "invocation summary"]
 
     def peak_rss_kib(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -204,6 +200,13 @@ class Function:
     def stop(self):
         self.proc.terminate()
         self.proc.wait()
+
+
+def parse_json(line):
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
 
 
 def wait_for(predicate, timeout=30):
@@ -262,6 +265,10 @@ def main():
         summaries = f.summaries()
         cold, warm = summaries[1], summaries[2]
         rss_kib = f.peak_rss_kib()
+        missing = [l for l in f.log_lines() if "request_id" not in l.get("span", {})]
+        assert not missing, f"log lines without the request id: {missing[:3]}"
+        emf = [d for d in map(parse_json, list(f.lines)) if isinstance(d, dict) and "_aws" in d]
+        assert emf and all("requestId" in d for d in emf), "EMF lines without the request id"
         f.stop()
     finally:
         moto.terminate()

@@ -6,6 +6,15 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 fn run(args: &[&str], tables: Option<&str>, stdin: Option<&str>) -> Output {
+    run_with_env(args, tables, stdin, &[])
+}
+
+fn run_with_env(
+    args: &[&str],
+    tables: Option<&str>,
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_glue-partition-registrar"));
     cmd.args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -15,7 +24,9 @@ fn run(args: &[&str], tables: Option<&str>, stdin: Option<&str>) -> Output {
         .env_remove("AWS_LAMBDA_RUNTIME_API")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        .env_remove("LOG_LEVEL")
+        .envs(env.iter().copied());
     if let Some(t) = tables {
         cmd.env("GLUE_TABLES", t);
     }
@@ -227,4 +238,54 @@ async fn handle_metrics_count_created_partitions_per_table() {
         .find(|d| d["Table"] == t.to_string())
         .expect("per-table line");
     assert_eq!(per_table["PartitionsCreated"], 2.0);
+}
+
+/// The JSON log lines (not EMF) among what the binary wrote to stderr.
+fn log_lines(o: &Output) -> Vec<serde_json::Value> {
+    stderr(o)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("fields").is_some())
+        .collect()
+}
+
+#[tokio::test]
+async fn each_skipped_object_is_logged_with_its_reason_and_one_summary_per_invocation() {
+    let t = create_table(CLICKSTREAM, YMD, None).await;
+    let out = run_with_env(
+        &["handle", "events/s3-skipped-keys.json"],
+        Some(&t.to_string()),
+        None,
+        &[("LOG_LEVEL", "info")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines = log_lines(&out);
+    let skipped: Vec<_> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "object skipped")
+        .collect();
+    assert_eq!(skipped.len(), 8);
+    assert!(
+        skipped
+            .iter()
+            .all(|l| l["fields"]["reason"].is_string() && l["fields"]["key"].is_string())
+    );
+    let summaries = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "invocation summary")
+        .count();
+    assert_eq!(summaries, 1);
+}
+
+#[tokio::test]
+async fn log_level_is_honoured() {
+    let t = create_table(CLICKSTREAM, YMD, None).await;
+    let out = run_with_env(
+        &["handle", "events/s3-skipped-keys.json"],
+        Some(&t.to_string()),
+        None,
+        &[("LOG_LEVEL", "error")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(log_lines(&out).is_empty(), "{}", stderr(&out));
 }
