@@ -23,33 +23,15 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 
 import boto3
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from local_moto import start_moto  # noqa: E402
+
 REGION = "us-east-1"
 BUCKET = "bench-bucket"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_moto():
-    port = free_port()
-    exe = os.path.join(os.path.dirname(sys.executable), "moto_server")
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(url + "/moto-api/data.json", timeout=1)
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    sys.exit("moto did not start")
 
 
 class Relay:

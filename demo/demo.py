@@ -12,13 +12,13 @@ table's partitions from Glue.
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import boto3
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from local_moto import start_moto  # noqa: E402
 
 BINARY = sys.argv[1] if len(sys.argv) > 1 else "target/debug/glue-partition-registrar"
 BUCKET = "demo-data-lake"
@@ -27,33 +27,9 @@ TABLE = "clickstream"
 REGION = "us-east-1"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_moto():
-    port = free_port()
-    moto_server = os.path.join(os.path.dirname(sys.executable), "moto_server")
-    proc = subprocess.Popen(
-        [moto_server, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(endpoint + "/moto-api/data.json", timeout=1)
-            return proc, endpoint
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    sys.exit("moto did not start")
-
-
 def main():
-    proc, endpoint = start_moto()
+    proc, port = start_moto()
+    endpoint = f"http://127.0.0.1:{port}"
     env = dict(
         os.environ,
         AWS_ENDPOINT_URL=endpoint,

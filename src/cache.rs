@@ -29,6 +29,10 @@ impl<K: Hash + Eq + Clone> ExpiringSet<K> {
     }
 
     pub fn insert(&mut self, key: K, now: Instant) {
+        if self.ttl.is_zero() {
+            // Nothing would ever be found again: keep no memory for it.
+            return;
+        }
         if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
             let ttl = self.ttl;
             self.entries
@@ -77,6 +81,15 @@ mod tests {
             assert!(s.len() <= 3);
         }
         assert!(s.contains(&9, t0));
+    }
+
+    #[test]
+    fn zero_ttl_keeps_nothing() {
+        let mut s = ExpiringSet::new(3, Duration::ZERO);
+        let t0 = Instant::now();
+        s.insert(1, t0);
+        assert!(s.is_empty());
+        assert!(!s.contains(&1, t0));
     }
 
     #[test]

@@ -206,9 +206,13 @@ impl Registrar {
                 }
             }
         }
+        if created.is_empty() && removed.is_empty() {
+            // A test event, or only ignored records: no table lookup needed.
+            return Ok(self.finish(acc, &event, started, &glue_before, &s3_before, dry_run));
+        }
+        let served = self.served_tables().await?;
+        let index = TableIndex::new(&served.tables);
         if !created.is_empty() {
-            let served = self.served_tables().await?;
-            let index = TableIndex::new(&served.tables);
             let plan = plan(
                 &index,
                 created
@@ -228,8 +232,6 @@ impl Registrar {
                 .await?;
         }
         if !removed.is_empty() {
-            let served = self.served_tables().await?;
-            let index = TableIndex::new(&served.tables);
             let plan = plan(
                 &index,
                 removed
@@ -245,12 +247,25 @@ impl Registrar {
                     .await;
             }
         }
+        Ok(self.finish(acc, &event, started, &glue_before, &s3_before, dry_run))
+    }
+
+    /// The report, the invocation's figures, and its summary log line.
+    fn finish(
+        &self,
+        acc: Accounting,
+        event: &Normalised,
+        started: Instant,
+        glue_before: &RequestCounts,
+        s3_before: &RequestCounts,
+        dry_run: bool,
+    ) -> Outcome {
         let objects_seen = acc.objects_seen;
-        let report = acc.into_report(&event, dry_run);
+        let report = acc.into_report(event, dry_run);
         let stats = Stats {
             objects_seen,
-            glue_requests: self.clients.glue_requests.snapshot().since(&glue_before),
-            s3_requests: self.clients.s3_requests.snapshot().since(&s3_before),
+            glue_requests: self.clients.glue_requests.snapshot().since(glue_before),
+            s3_requests: self.clients.s3_requests.snapshot().since(s3_before),
             duration: started.elapsed(),
         };
         tracing::info!(
@@ -266,7 +281,7 @@ impl Registrar {
             dry_run,
             "invocation summary"
         );
-        Ok(Outcome { report, stats })
+        Outcome { report, stats }
     }
 
     async fn register<'e>(

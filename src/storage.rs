@@ -30,100 +30,74 @@ impl Storage {
         Self { client }
     }
 
-    /// List one level under `prefix` (delimiter `/`). `stop` is asked after every page and
-    /// ends the listing early once it has seen enough: a directory with a million objects
-    /// costs one request when its first page already answers the question.
+    /// List under `prefix`, page by page, until the listing ends or `stop` (asked with each
+    /// new page) says enough: a directory of a million objects costs one request when its
+    /// first page already answers the question.
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        mut stop: impl FnMut(&Level) -> bool,
+    ) -> Result<Level, StorageError> {
+        let mut all = Level::default();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_owned))
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| self.error(bucket, prefix, &e))?;
+            let new = Level {
+                dirs: page
+                    .common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_owned))
+                    .collect(),
+                keys: page
+                    .contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned))
+                    .collect(),
+            };
+            let done = stop(&new);
+            all.dirs.extend(new.dirs);
+            all.keys.extend(new.keys);
+            token = page.next_continuation_token().map(str::to_owned);
+            if done || token.is_none() {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// One level under `prefix` (delimiter `/`): its "subdirectories" and objects.
     pub async fn level(
         &self,
         bucket: &str,
         prefix: &str,
-        stop: impl Fn(&Level) -> bool,
+        stop: impl FnMut(&Level) -> bool,
     ) -> Result<Level, StorageError> {
-        let mut level = Level::default();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(prefix)
-                .delimiter("/")
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| self.error(bucket, prefix, &e))?;
-            level.dirs.extend(
-                page.common_prefixes()
-                    .iter()
-                    .filter_map(|p| p.prefix().map(str::to_owned)),
-            );
-            level.keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
-            token = page.next_continuation_token().map(str::to_owned);
-            if token.is_none() || stop(&level) {
-                return Ok(level);
-            }
-        }
+        self.list(bucket, prefix, Some("/"), stop).await
     }
 
     /// Every key under `prefix` (no delimiter), for layouts that cannot be walked by level.
     pub async fn keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StorageError> {
-        let mut keys = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.error(bucket, prefix, &e))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
-        }
-        Ok(keys)
-    }
-
-    /// Whether any key under `prefix` satisfies `is_data`, stopping at the first page that
-    /// holds one.
-    pub async fn any_key(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        is_data: impl Fn(&str) -> bool,
-    ) -> Result<bool, StorageError> {
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(prefix)
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| self.error(bucket, prefix, &e))?;
-            if page.contents().iter().filter_map(|o| o.key()).any(&is_data) {
-                return Ok(true);
-            }
-            match page.next_continuation_token() {
-                Some(t) => token = Some(t.to_owned()),
-                None => return Ok(false),
-            }
-        }
+        Ok(self.list(bucket, prefix, None, |_| false).await?.keys)
     }
 
     /// Whether a partition directory holds data: any key under it that is not a folder
     /// marker or hidden (`_SUCCESS`, `_temporary/`, `.spark-staging-*`).
     pub async fn holds_data(&self, bucket: &str, dir: &str) -> Result<bool, StorageError> {
-        self.any_key(bucket, dir, |k| data_key(k, &k[dir.len()..]).is_ok())
-            .await
+        let is_data = |k: &String| data_key(k, &k[dir.len()..]).is_ok();
+        let listed = self
+            .list(bucket, dir, None, |page| page.keys.iter().any(is_data))
+            .await?;
+        Ok(listed.keys.iter().any(is_data))
     }
 
     fn error<E, R>(&self, bucket: &str, prefix: &str, e: &SdkError<E, R>) -> StorageError

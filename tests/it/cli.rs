@@ -175,11 +175,23 @@ fn no_subcommand_outside_lambda_is_an_error() {
 
 /// The EMF lines among what `handle --metrics` wrote to stderr.
 fn emf_lines(o: &Output) -> Vec<serde_json::Value> {
+    json_lines_with(o, "_aws")
+}
+
+/// The JSON lines on stderr that have `field` at the top: EMF (`_aws`) or logs (`fields`).
+fn json_lines_with(o: &Output, field: &str) -> Vec<serde_json::Value> {
     stderr(o)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v.get("_aws").is_some())
+        .filter(|v| v.get(field).is_some())
         .collect()
+}
+
+/// The invocation totals among the EMF lines.
+fn totals(docs: &[serde_json::Value]) -> &serde_json::Value {
+    docs.iter()
+        .find(|d| d.get("FunctionName").is_some())
+        .expect("totals line")
 }
 
 #[tokio::test]
@@ -192,10 +204,7 @@ async fn handle_metrics_are_embedded_metric_format_with_the_right_counts() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let docs = emf_lines(&out);
-    let totals = docs
-        .iter()
-        .find(|d| d.get("FunctionName").is_some())
-        .expect("totals line");
+    let totals = totals(&docs);
     assert_eq!(
         totals["_aws"]["CloudWatchMetrics"][0]["Namespace"],
         "GluePartitionRegistrar"
@@ -227,10 +236,7 @@ async fn handle_metrics_count_created_partitions_per_table() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let docs = emf_lines(&out);
-    let totals = docs
-        .iter()
-        .find(|d| d.get("FunctionName").is_some())
-        .unwrap();
+    let totals = totals(&docs);
     assert_eq!(totals["PartitionsCreated"], 2.0);
     assert_eq!(totals["GlueRequests"], 2.0);
     let per_table = docs
@@ -242,11 +248,7 @@ async fn handle_metrics_count_created_partitions_per_table() {
 
 /// The JSON log lines (not EMF) among what the binary wrote to stderr.
 fn log_lines(o: &Output) -> Vec<serde_json::Value> {
-    stderr(o)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v.get("fields").is_some())
-        .collect()
+    json_lines_with(o, "fields")
 }
 
 #[tokio::test]
