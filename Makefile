@@ -2,7 +2,9 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-BIN := target/debug/glue-partition-registrar
+# Where cargo builds: `target/` unless CARGO_TARGET_DIR (or a config) says otherwise.
+TARGET_DIR := $(shell cargo metadata --format-version 1 --no-deps 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+BIN := $(TARGET_DIR)/debug/glue-partition-registrar
 
 # The Lambda package: provided.al2023 runs Amazon Linux 2023, whose glibc is 2.34.
 ARCH ?= x86_64
@@ -25,11 +27,11 @@ $(VENV)/.installed: requirements-dev.txt
 venv: $(VENV)/.installed
 
 lint:
-	cargo fmt --check
-	cargo clippy --all-targets --locked -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 unit: venv
-	cargo test --locked
+	cargo test --workspace --locked
 
 terraform-check: venv
 	$(VENV)/bin/terraform fmt -check -recursive terraform
@@ -46,7 +48,7 @@ check-package: package
 # The binary comes from the test build (`cargo test` builds it for the CLI tests), so the
 # dependencies are not built a second time with other features.
 bench-smoke: venv
-	cargo test --bench planning --locked
+	cargo test -p registrar-core --bench planning --locked
 	cargo test --no-run --locked
 	$(PY) bench/e2e.py $(BIN) --smoke
 
@@ -55,8 +57,8 @@ test: venv lint unit terraform-check check-package bench-smoke
 # The figures of README's "Performance": criterion for planning, then the shipped binary
 # end to end against moto. Writes bench/results.json.
 bench: venv package
-	cargo bench --bench planning --locked
-	$(PY) bench/e2e.py $(LAMBDA_BIN) --results bench/results.json
+	cargo bench -p registrar-core --bench planning --locked
+	$(PY) bench/e2e.py $(LAMBDA_BIN) --criterion $(TARGET_DIR)/criterion --results bench/results.json
 
 demo: venv
 	cargo build --locked

@@ -204,8 +204,8 @@ def ops(summary):
     return dict(kv.split("=") for kv in summary.get("glue_ops", "").split() if "=" in kv)
 
 
-def criterion(name):
-    path = os.path.join("target", "criterion", *name.split("/"), "new", "estimates.json")
+def criterion(root, name):
+    path = os.path.join(root, *name.split("/"), "new", "estimates.json")
     with open(path) as f:
         return json.load(f)["mean"]["point_estimate"]  # nanoseconds
 
@@ -216,6 +216,7 @@ def main():
     args.add_argument("--smoke", action="store_true", help="tiny sizes, no criterion figures, no results file")
     args.add_argument("--results", default="bench/results.json")
     args.add_argument("--zip", default="dist/bootstrap.zip")
+    args.add_argument("--criterion", default="target/criterion", help="criterion's output directory")
     a = args.parse_args()
     records, partitions = (50, 5) if a.smoke else (10_000, 1_000)
 
@@ -275,9 +276,9 @@ def main():
     assert results["warm_batch"]["glue_requests"] == 0, warm
 
     if not a.smoke:
-        ns_hive = criterion("plan_keys/decode_match_parse_validate_dedupe/hive")
-        ns_tpl = criterion("plan_keys/decode_match_parse_validate_dedupe/template")
-        ns_batch = criterion("sqs_batch_10k_normalise_and_plan")
+        ns_hive = criterion(a.criterion, "plan_keys/decode_match_parse_validate_dedupe/hive")
+        ns_tpl = criterion(a.criterion, "plan_keys/decode_match_parse_validate_dedupe/template")
+        ns_batch = criterion(a.criterion, "sqs_batch_10k_normalise_and_plan")
         results["planning"] = {
             "hive_keys_per_second": round(10_000 / (ns_hive / 1e9)),
             "template_keys_per_second": round(10_000 / (ns_tpl / 1e9)),

@@ -1,9 +1,13 @@
-//! AWS clients: built once from the standard configuration chain, with the retry policy and
-//! the request counter every Glue and S3 call goes through.
+//! AWS clients and calls: built once from the standard configuration chain, with one HTTPS
+//! stack, the retry and timeout policy, the request counter every Glue and S3 call goes
+//! through, and the one classification of their errors.
 
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_glue::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
@@ -11,32 +15,215 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use registrar_core::Deadline;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// An SDK error as a user reads it: the service's code and message, or the whole chain of
-/// causes for errors that never reached the service (DNS, TLS, credentials, timeouts).
-pub fn describe<E, R>(err: &aws_sdk_glue::error::SdkError<E, R>) -> String
+/// What kind of failure an AWS call met: what callers decide on (retry, treat as absent,
+/// report), read off the service's error code or the transport's failure once, here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The thing asked about does not exist (`EntityNotFoundException`, `NoSuchKey`).
+    NotFound,
+    /// `AlreadyExistsException`.
+    AlreadyExists,
+    /// The service asked us to slow down.
+    Throttled,
+    /// A failure that may pass: an internal error, a timeout, a reset connection.
+    Transient,
+    /// The function's role may not do this.
+    AccessDenied,
+    /// No answer before the invocation's deadline.
+    Deadline,
+    /// The service refused the request as it stands (invalid input and the like).
+    Rejected,
+}
+
+impl ErrorKind {
+    /// The kind of a service error code, as Glue and S3 spell them.
+    pub fn of_code(code: &str) -> Self {
+        match code {
+            "EntityNotFoundException" | "NoSuchKey" | "NoSuchBucket" | "NotFound" => Self::NotFound,
+            "AlreadyExistsException" => Self::AlreadyExists,
+            "ThrottlingException"
+            | "Throttling"
+            | "SlowDown"
+            | "TooManyRequestsException"
+            | "RequestLimitExceeded" => Self::Throttled,
+            "InternalServiceException"
+            | "InternalError"
+            | "InternalFailure"
+            | "ServiceUnavailable"
+            | "ServiceUnavailableException"
+            | "OperationTimeoutException"
+            | "RequestTimeout"
+            | "ConcurrentModificationException" => Self::Transient,
+            "AccessDeniedException" | "AccessDenied" => Self::AccessDenied,
+            _ => Self::Rejected,
+        }
+    }
+
+    /// Worth trying again later (in this invocation after a backoff, or on redelivery).
+    pub fn is_transient(self) -> bool {
+        matches!(self, Self::Throttled | Self::Transient | Self::Deadline)
+    }
+}
+
+/// Why an AWS call did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{service} {operation} failed: {detail}")]
+pub struct CallError {
+    pub service: &'static str,
+    pub operation: &'static str,
+    pub kind: ErrorKind,
+    pub detail: String,
+}
+
+impl CallError {
+    /// An error from a service's code and message (a per-entry error of a batch call).
+    pub fn from_code(
+        service: &'static str,
+        operation: &'static str,
+        code: &str,
+        message: &str,
+    ) -> Self {
+        Self {
+            service,
+            operation,
+            kind: ErrorKind::of_code(code),
+            detail: format!("{code}: {message}"),
+        }
+    }
+
+    pub fn deadline(service: &'static str, operation: &'static str) -> Self {
+        Self {
+            service,
+            operation,
+            kind: ErrorKind::Deadline,
+            detail: "no answer before the invocation's deadline; retried with the message"
+                .to_owned(),
+        }
+    }
+
+    /// Classify an SDK error: the service's code and message, or the whole chain of causes
+    /// for errors that never reached the service (DNS, TLS, credentials, timeouts).
+    pub fn classify<E, R>(
+        service: &'static str,
+        operation: &'static str,
+        err: &SdkError<E, R>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        if let Some(e) = err.as_service_error() {
+            return Self::from_code(
+                service,
+                operation,
+                e.code().unwrap_or("UnknownError"),
+                e.message().unwrap_or("no message"),
+            );
+        }
+        let kind = match err {
+            SdkError::ConstructionFailure(_) => ErrorKind::Rejected,
+            _ => ErrorKind::Transient,
+        };
+        Self {
+            service,
+            operation,
+            kind,
+            detail: aws_sdk_glue::error::DisplayErrorContext(err).to_string(),
+        }
+    }
+}
+
+/// Send one AWS call, bounded by the deadline: whatever the SDK's retries would still do,
+/// the call gives up when the deadline passes and says so.
+pub async fn call<T, E, R>(
+    deadline: Deadline,
+    service: &'static str,
+    operation: &'static str,
+    send: impl Future<Output = Result<T, SdkError<E, R>>>,
+) -> Result<T, CallError>
 where
-    E: aws_sdk_glue::error::ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    match err.as_service_error() {
-        Some(e) => format!(
-            "{}: {}",
-            e.code().unwrap_or("error"),
-            e.message().unwrap_or("no message")
-        ),
-        None => aws_sdk_glue::error::DisplayErrorContext(err).to_string(),
+    let result = match deadline.instant() {
+        None => send.await,
+        Some(at) => tokio::time::timeout_at(at.into(), send)
+            .await
+            .map_err(|_| CallError::deadline(service, operation))?,
+    };
+    result.map_err(|e| CallError::classify(service, operation, &e))
+}
+
+/// How hard the clients try. The defaults suit Lambda; tests tighten them.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// Each attempt's limit: a stalled connection is abandoned and the call retried on a
+    /// fresh one, well before the invocation's deadline.
+    pub attempt_timeout: Duration,
+    pub initial_backoff: Duration,
+    /// Groups clients that share a retry budget and, in adaptive mode, a send rate. One per
+    /// process in production; tests that inject faults keep theirs apart.
+    pub retry_partition: &'static str,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            max_attempts: 6,
+            attempt_timeout: Duration::from_secs(10),
+            initial_backoff: Duration::from_millis(100),
+            retry_partition: "registrar",
+        }
     }
+}
+
+impl ClientOptions {
+    /// Glue throttles `BatchCreatePartition` when many functions write at once. Adaptive
+    /// retries slow this client's own sending down when throttled (a client-side rate
+    /// limiter) besides backing off, and a few more attempts than the SDK's default 3 ride
+    /// the storm out.
+    fn retry_config(&self) -> RetryConfig {
+        RetryConfig::adaptive()
+            .with_max_attempts(self.max_attempts)
+            .with_initial_backoff(self.initial_backoff)
+            .with_max_backoff(Duration::from_secs(5))
+    }
+
+    fn timeout_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(self.attempt_timeout)
+            .build()
+    }
+}
+
+/// The one HTTPS stack: hyper 1 with rustls on ring. The SDK crates' default features would
+/// add a second (hyper 0.14, rustls 0.21) and aws-lc, a C library slow to build.
+pub fn https_client() -> SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
 }
 
 /// Load the SDK configuration from the environment (`AWS_REGION`, `AWS_ENDPOINT_URL`,
 /// profiles, the Lambda role).
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
 }
 
 /// Requests sent per API operation (every attempt counts, retries included) and how many
@@ -113,17 +300,14 @@ impl Intercept for Counting {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let operation = cfg
-            .load::<Metadata>()
-            .map_or("unknown", |m| m.name())
-            .to_owned();
-        *self
-            .0
-            .by_operation
-            .lock()
-            .expect("counter lock")
-            .entry(operation)
-            .or_default() += 1;
+        let operation = cfg.load::<Metadata>().map_or("unknown", |m| m.name());
+        let mut counts = self.0.by_operation.lock().expect("counter lock");
+        match counts.get_mut(operation) {
+            Some(n) => *n += 1,
+            None => {
+                counts.insert(operation.to_owned(), 1);
+            }
+        }
         Ok(())
     }
 
@@ -146,15 +330,6 @@ impl Intercept for Counting {
     }
 }
 
-/// Glue throttles `BatchCreatePartition` when many functions write at once; a few more
-/// attempts than the SDK's default 3, with its exponential backoff and jitter, ride that out.
-fn retry_config() -> RetryConfig {
-    RetryConfig::standard()
-        .with_max_attempts(6)
-        .with_initial_backoff(Duration::from_millis(100))
-        .with_max_backoff(Duration::from_secs(5))
-}
-
 /// The Glue and S3 clients, each with its request counter.
 #[derive(Debug, Clone)]
 pub struct Clients {
@@ -166,16 +341,34 @@ pub struct Clients {
 
 impl Clients {
     pub fn new(sdk: &SdkConfig) -> Self {
+        Self::with_options(sdk, &ClientOptions::default())
+    }
+
+    pub fn with_options(sdk: &SdkConfig, options: &ClientOptions) -> Self {
+        use aws_sdk_glue::config::retry::RetryPartition;
         let glue_requests = Arc::new(RequestCounter::default());
         let s3_requests = Arc::new(RequestCounter::default());
+        let http = sdk.http_client().unwrap_or_else(https_client);
         let glue = aws_sdk_glue::config::Builder::from(sdk)
-            .retry_config(retry_config())
+            .http_client(http.clone())
+            .retry_config(options.retry_config())
+            .retry_partition(RetryPartition::new(format!(
+                "{}-glue",
+                options.retry_partition
+            )))
+            .timeout_config(options.timeout_config())
             .interceptor(Counting(glue_requests.clone()))
             .build();
         // An endpoint override means an emulator or a VPC endpoint by IP, where
         // virtual-hosted bucket names do not resolve.
         let s3 = aws_sdk_s3::config::Builder::from(sdk)
-            .retry_config(retry_config())
+            .http_client(http)
+            .retry_config(options.retry_config())
+            .retry_partition(RetryPartition::new(format!(
+                "{}-s3",
+                options.retry_partition
+            )))
+            .timeout_config(options.timeout_config())
             .force_path_style(sdk.endpoint_url().is_some())
             .interceptor(Counting(s3_requests.clone()))
             .build();
@@ -185,5 +378,22 @@ impl Clients {
             glue_requests,
             s3_requests,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_transient_kinds_are_worth_retrying() {
+        assert!(ErrorKind::of_code("ThrottlingException").is_transient());
+        assert!(ErrorKind::of_code("InternalServiceException").is_transient());
+        assert!(!ErrorKind::of_code("InvalidInputException").is_transient());
+        assert!(!ErrorKind::of_code("AlreadyExistsException").is_transient());
+        assert_eq!(
+            ErrorKind::of_code("EntityNotFoundException"),
+            ErrorKind::NotFound
+        );
     }
 }

@@ -1,22 +1,23 @@
 //! The Glue Data Catalog calls: where tables are read and `BatchCreatePartition` is called.
+//! Every call names the configured catalog (`GLUE_CATALOG_ID`) and is bounded by the deadline.
 
-use crate::aws::describe;
-use crate::config::TableName;
-use crate::table::{TEMPLATE_PARAMETER, Table, TableError};
-use aws_sdk_glue::types::{PartitionInput, PartitionValueList, StorageDescriptor};
+use crate::aws::{CallError, ErrorKind, call};
+use aws_sdk_glue::types::{
+    BatchUpdatePartitionRequestEntry, PartitionInput, PartitionValueList, StorageDescriptor,
+};
 use futures_util::StreamExt;
-use std::collections::{HashMap, HashSet};
+use registrar_core::table::{TEMPLATE_PARAMETER, Table, TableError};
+use registrar_core::{Deadline, TableName};
+use std::collections::HashMap;
 use std::time::Duration;
 
-/// `BatchCreatePartition` takes at most 100 partitions per request.
-pub const CREATE_CHUNK: usize = 100;
+/// `BatchCreatePartition` and `BatchUpdatePartition` take at most 100 entries per request.
+pub const WRITE_CHUNK: usize = 100;
 /// `BatchGetPartition` takes at most 1000 partitions per request.
 const GET_CHUNK: usize = 1000;
-/// Chunks in flight at once for an event: enough to hide latency, few enough not to be
-/// throttled when many functions run at once.
-pub const CHUNK_CONCURRENCY: usize = 4;
 /// Rounds of retry for per-partition transient errors inside a successful response.
 const ENTRY_RETRIES: u32 = 4;
+const GLUE: &str = "Glue";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CatalogError {
@@ -26,24 +27,71 @@ pub enum CatalogError {
         "database `{0}` does not exist in the Glue Data Catalog (check GLUE_DATABASES and AWS_REGION)"
     )]
     DatabaseNotFound(String),
-    #[error("Glue {operation} failed: {message}")]
-    Api {
-        operation: &'static str,
-        message: String,
-    },
+    #[error(transparent)]
+    Call(#[from] CallError),
     #[error(transparent)]
     Table(#[from] TableError),
 }
 
-/// A served table and the storage descriptor its partitions copy.
+impl CatalogError {
+    /// A failure that may pass (Glue unreachable, throttled, the deadline), as opposed to
+    /// a configuration that cannot work.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Call(e) if e.kind.is_transient())
+    }
+}
+
+/// A served table, with the storage descriptor its partitions copy.
 #[derive(Debug, Clone)]
-pub struct CatalogTable {
+pub struct ServedTable {
     pub table: Table,
-    pub storage: StorageDescriptor,
+    pub descriptor: StorageDescriptor,
+}
+
+impl AsRef<Table> for ServedTable {
+    fn as_ref(&self) -> &Table {
+        &self.table
+    }
+}
+
+impl ServedTable {
+    /// The partition as a crawler would write it: the table's storage descriptor (columns,
+    /// formats, SerDe) with the partition's own location.
+    pub fn partition_input(&self, values: Vec<String>, location: String) -> PartitionInput {
+        let mut sd = self.descriptor.clone();
+        sd.location = Some(location);
+        PartitionInput::builder()
+            .set_values(Some(values))
+            .storage_descriptor(sd)
+            .build()
+    }
+}
+
+/// A partition as the catalog holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogPartition {
+    pub values: Vec<String>,
+    /// The location the catalog has for it, which need not be where the layout puts it (a
+    /// manual `ADD PARTITION ... LOCATION`, a crawler's `s3a://` path, an archive).
+    pub location: Option<String>,
+    /// Absent when read without column schemas.
+    pub descriptor: Option<StorageDescriptor>,
+}
+
+impl CatalogPartition {
+    fn from_glue(p: &aws_sdk_glue::types::Partition) -> Self {
+        Self {
+            values: p.values().to_vec(),
+            location: p
+                .storage_descriptor()
+                .and_then(|sd| sd.location().map(str::to_owned)),
+            descriptor: p.storage_descriptor().cloned(),
+        }
+    }
 }
 
 /// How one partition's registration ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registered {
     Created,
     Existing,
@@ -53,12 +101,9 @@ pub enum Registered {
 pub fn from_glue(
     database: &str,
     t: &aws_sdk_glue::types::Table,
-) -> Result<CatalogTable, TableError> {
-    let name = TableName {
-        database: database.to_ascii_lowercase(),
-        table: t.name().to_ascii_lowercase(),
-    };
-    let storage = t
+) -> Result<ServedTable, TableError> {
+    let name = TableName::new(database, t.name());
+    let descriptor = t
         .storage_descriptor()
         .cloned()
         .unwrap_or_else(|| StorageDescriptor::builder().build());
@@ -76,61 +121,45 @@ pub fn from_glue(
         .parameters()
         .and_then(|p| p.get(TEMPLATE_PARAMETER))
         .map(String::as_str);
-    let table = Table::new(name, storage.location.as_deref(), &keys, template)?;
-    Ok(CatalogTable { table, storage })
+    let table = Table::new(name, descriptor.location.as_deref(), &keys, template)?;
+    Ok(ServedTable { table, descriptor })
 }
 
-/// The partition as a crawler would write it: the table's storage descriptor (columns,
-/// formats, SerDe) with the partition's own location.
-pub fn partition_input(
-    storage: &StorageDescriptor,
-    values: Vec<String>,
-    location: String,
-) -> PartitionInput {
-    let mut sd = storage.clone();
-    sd.location = Some(location);
-    PartitionInput::builder()
-        .set_values(Some(values))
-        .storage_descriptor(sd)
+fn value_list(values: &[String]) -> PartitionValueList {
+    PartitionValueList::builder()
+        .set_values(Some(values.to_vec()))
         .build()
-}
-
-fn transient(code: &str) -> bool {
-    matches!(
-        code,
-        "ThrottlingException"
-            | "InternalServiceException"
-            | "OperationTimeoutException"
-            | "ConcurrentModificationException"
-    )
+        .expect("values are set")
 }
 
 #[derive(Debug, Clone)]
 pub struct Catalog {
     client: aws_sdk_glue::Client,
+    catalog_id: Option<String>,
 }
 
 impl Catalog {
-    pub fn new(client: aws_sdk_glue::Client) -> Self {
-        Self { client }
+    pub fn new(client: aws_sdk_glue::Client, catalog_id: Option<String>) -> Self {
+        Self { client, catalog_id }
     }
 
-    pub async fn table(&self, name: &TableName) -> Result<CatalogTable, CatalogError> {
-        let out = self
+    pub async fn table(
+        &self,
+        name: &TableName,
+        deadline: Deadline,
+    ) -> Result<ServedTable, CatalogError> {
+        let request = self
             .client
             .get_table()
+            .set_catalog_id(self.catalog_id.clone())
             .database_name(&name.database)
             .name(&name.table)
-            .send()
+            .send();
+        let out = call(deadline, GLUE, "GetTable", request)
             .await
-            .map_err(|e| match e.as_service_error() {
-                Some(s) if s.is_entity_not_found_exception() => {
-                    CatalogError::TableNotFound(name.clone())
-                }
-                _ => CatalogError::Api {
-                    operation: "GetTable",
-                    message: describe(&e),
-                },
+            .map_err(|e| match e.kind {
+                ErrorKind::NotFound => CatalogError::TableNotFound(name.clone()),
+                _ => e.into(),
             })?;
         let table = out
             .table()
@@ -143,118 +172,133 @@ impl Catalog {
     pub async fn database_tables(
         &self,
         database: &str,
-    ) -> Result<(Vec<CatalogTable>, Vec<TableError>), CatalogError> {
-        let mut pages = self
-            .client
-            .get_tables()
-            .database_name(database)
-            .into_paginator()
-            .send();
+        deadline: Deadline,
+    ) -> Result<(Vec<ServedTable>, Vec<TableError>), CatalogError> {
         let mut served = Vec::new();
         let mut unserved = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| match e.as_service_error() {
-                Some(s) if s.is_entity_not_found_exception() => {
-                    CatalogError::DatabaseNotFound(database.to_owned())
-                }
-                _ => CatalogError::Api {
-                    operation: "GetTables",
-                    message: describe(&e),
-                },
-            })?;
+        let mut token = None;
+        loop {
+            let request = self
+                .client
+                .get_tables()
+                .set_catalog_id(self.catalog_id.clone())
+                .database_name(database)
+                .set_next_token(token.take())
+                .send();
+            let page = call(deadline, GLUE, "GetTables", request)
+                .await
+                .map_err(|e| match e.kind {
+                    ErrorKind::NotFound => CatalogError::DatabaseNotFound(database.to_owned()),
+                    _ => e.into(),
+                })?;
             for t in page.table_list() {
                 match from_glue(database, t) {
                     Ok(table) => served.push(table),
                     Err(e) => unserved.push(e),
                 }
             }
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok((served, unserved));
+            }
         }
-        Ok((served, unserved))
     }
 
-    /// Register partitions, in chunks of at most 100, `concurrency` chunks in flight. Returns one
-    /// result per input, in input order; `AlreadyExistsException` is `Existing`, transient
-    /// per-partition errors are retried with backoff, and the rest are the error text.
+    /// Register partitions, in chunks of at most 100, `concurrency` chunks in flight. Returns
+    /// one result per input, in input order: `AlreadyExistsException` is `Existing`,
+    /// transient per-partition errors are retried with backoff while the deadline allows.
     pub async fn create_partitions(
         &self,
         table: &TableName,
         inputs: Vec<PartitionInput>,
         concurrency: usize,
-    ) -> Vec<Result<Registered, String>> {
+        deadline: Deadline,
+    ) -> Vec<Result<Registered, CallError>> {
         let total = inputs.len();
-        let chunks: Vec<Vec<(usize, PartitionInput)>> = inputs
-            .into_iter()
-            .enumerate()
-            .collect::<Vec<_>>()
-            .chunks(CREATE_CHUNK)
-            .map(<[_]>::to_vec)
-            .collect();
-        let mut results: Vec<Result<Registered, String>> = vec![Err(String::new()); total];
+        let mut chunks: Vec<Vec<(usize, PartitionInput)>> = Vec::new();
+        for (i, input) in inputs.into_iter().enumerate() {
+            if i % WRITE_CHUNK == 0 {
+                chunks.push(Vec::with_capacity(WRITE_CHUNK.min(total - i)));
+            }
+            chunks.last_mut().expect("a chunk").push((i, input));
+        }
+        let mut results: Vec<Option<Result<Registered, CallError>>> = vec![None; total];
         let mut done = futures_util::stream::iter(chunks)
-            .map(|chunk| self.create_chunk(table, chunk))
+            .map(|chunk| self.create_chunk(table, chunk, deadline))
             .buffer_unordered(concurrency.max(1));
         while let Some(chunk_results) = done.next().await {
             for (i, r) in chunk_results {
-                results[i] = r;
+                results[i] = Some(r);
             }
         }
         results
+            .into_iter()
+            .map(|r| r.expect("every input has a result"))
+            .collect()
     }
 
     async fn create_chunk(
         &self,
         table: &TableName,
         mut pending: Vec<(usize, PartitionInput)>,
-    ) -> Vec<(usize, Result<Registered, String>)> {
+        deadline: Deadline,
+    ) -> Vec<(usize, Result<Registered, CallError>)> {
         let mut results = Vec::with_capacity(pending.len());
         for round in 0..=ENTRY_RETRIES {
             if round > 0 {
-                tokio::time::sleep(backoff(round)).await;
+                let wait = backoff(round);
+                if !deadline.allows(wait) {
+                    let e = CallError::deadline(GLUE, "BatchCreatePartition");
+                    results.extend(pending.into_iter().map(|(i, _)| (i, Err(e.clone()))));
+                    return results;
+                }
+                tokio::time::sleep(wait).await;
             }
-            let sent = self
+            let request = self
                 .client
                 .batch_create_partition()
+                .set_catalog_id(self.catalog_id.clone())
                 .database_name(&table.database)
                 .table_name(&table.table)
                 .set_partition_input_list(Some(pending.iter().map(|(_, p)| p.clone()).collect()))
-                .send()
-                .await;
-            let out = match sent {
+                .send();
+            let out = match call(deadline, GLUE, "BatchCreatePartition", request).await {
                 Ok(out) => out,
                 Err(e) => {
                     // The SDK has already retried throttling and transient failures.
-                    let message = format!("Glue BatchCreatePartition failed: {}", describe(&e));
-                    results.extend(pending.into_iter().map(|(i, _)| (i, Err(message.clone()))));
+                    results.extend(pending.into_iter().map(|(i, _)| (i, Err(e.clone()))));
                     return results;
                 }
             };
-            let mut errors: HashMap<&[String], (&str, &str)> = HashMap::new();
-            for e in out.errors() {
-                let detail = e.error_detail();
-                errors.insert(
-                    e.partition_values(),
+            let errors: HashMap<&[String], CallError> = out
+                .errors()
+                .iter()
+                .map(|e| {
+                    let detail = e.error_detail();
                     (
-                        detail
-                            .and_then(|d| d.error_code())
-                            .unwrap_or("UnknownError"),
-                        detail.and_then(|d| d.error_message()).unwrap_or(""),
-                    ),
-                );
-            }
+                        e.partition_values(),
+                        CallError::from_code(
+                            GLUE,
+                            "BatchCreatePartition",
+                            detail
+                                .and_then(|d| d.error_code())
+                                .unwrap_or("UnknownError"),
+                            detail.and_then(|d| d.error_message()).unwrap_or(""),
+                        ),
+                    )
+                })
+                .collect();
             let mut retry = Vec::new();
             for (i, input) in pending {
                 match errors.get(input.values()) {
                     None => results.push((i, Ok(Registered::Created))),
-                    Some(("AlreadyExistsException", _)) => {
+                    Some(e) if e.kind == ErrorKind::AlreadyExists => {
                         results.push((i, Ok(Registered::Existing)))
                     }
-                    Some((code, _)) if transient(code) && round < ENTRY_RETRIES => {
+                    Some(e) if e.kind.is_transient() && round < ENTRY_RETRIES => {
                         retry.push((i, input))
                     }
-                    Some((code, message)) => results.push((
-                        i,
-                        Err(format!("Glue BatchCreatePartition: {code}: {message}")),
-                    )),
+                    Some(e) => results.push((i, Err(e.clone()))),
                 }
             }
             if retry.is_empty() {
@@ -265,40 +309,73 @@ impl Catalog {
         results
     }
 
-    /// Every partition of a table: values and location. Column schemas are left out of the
+    /// Every partition of a table. Without `schemas`, column schemas are left out of the
     /// answer: a large table's partitions would otherwise each repeat every column.
     pub async fn partitions(
         &self,
         table: &TableName,
-    ) -> Result<Vec<(Vec<String>, Option<String>)>, CatalogError> {
-        let mut pages = self
-            .client
-            .get_partitions()
-            .database_name(&table.database)
-            .table_name(&table.table)
-            .exclude_column_schema(true)
-            .into_paginator()
-            .send();
+        schemas: bool,
+        deadline: Deadline,
+    ) -> Result<Vec<CatalogPartition>, CatalogError> {
         let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| match e.as_service_error() {
-                Some(s) if s.is_entity_not_found_exception() => {
-                    CatalogError::TableNotFound(table.clone())
-                }
-                _ => CatalogError::Api {
-                    operation: "GetPartitions",
-                    message: describe(&e),
-                },
-            })?;
-            out.extend(page.partitions().iter().map(|p| {
-                (
-                    p.values().to_vec(),
-                    p.storage_descriptor()
-                        .and_then(|sd| sd.location().map(str::to_owned)),
-                )
-            }));
+        let mut token = None;
+        loop {
+            let request = self
+                .client
+                .get_partitions()
+                .set_catalog_id(self.catalog_id.clone())
+                .database_name(&table.database)
+                .table_name(&table.table)
+                .exclude_column_schema(!schemas)
+                .set_next_token(token.take())
+                .send();
+            let page = call(deadline, GLUE, "GetPartitions", request)
+                .await
+                .map_err(|e| match e.kind {
+                    ErrorKind::NotFound => CatalogError::TableNotFound(table.clone()),
+                    _ => e.into(),
+                })?;
+            out.extend(page.partitions().iter().map(CatalogPartition::from_glue));
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok(out);
+            }
         }
-        Ok(out)
+    }
+
+    /// The partitions the catalog has among `values` (read-only, 1000 per request).
+    pub async fn get_partitions(
+        &self,
+        table: &TableName,
+        values: &[Vec<String>],
+        deadline: Deadline,
+    ) -> Result<Vec<CatalogPartition>, CallError> {
+        let mut found = Vec::new();
+        for chunk in values.chunks(GET_CHUNK) {
+            let request = self
+                .client
+                .batch_get_partition()
+                .set_catalog_id(self.catalog_id.clone())
+                .database_name(&table.database)
+                .table_name(&table.table)
+                .set_partitions_to_get(Some(chunk.iter().map(|v| value_list(v)).collect()))
+                .send();
+            let out = call(deadline, GLUE, "BatchGetPartition", request).await?;
+            found.extend(out.partitions().iter().map(CatalogPartition::from_glue));
+            if let Some(left) = out.unprocessed_keys().first() {
+                return Err(CallError {
+                    service: GLUE,
+                    operation: "BatchGetPartition",
+                    kind: ErrorKind::Throttled,
+                    detail: format!(
+                        "{} partitions left unprocessed (first {:?})",
+                        out.unprocessed_keys().len(),
+                        left.values()
+                    ),
+                });
+            }
+        }
+        Ok(found)
     }
 
     /// Drop one partition. Returns false when it was not there (someone else dropped it).
@@ -306,65 +383,80 @@ impl Catalog {
         &self,
         table: &TableName,
         values: &[String],
-    ) -> Result<bool, CatalogError> {
-        match self
+        deadline: Deadline,
+    ) -> Result<bool, CallError> {
+        let request = self
             .client
             .delete_partition()
+            .set_catalog_id(self.catalog_id.clone())
             .database_name(&table.database)
             .table_name(&table.table)
             .set_partition_values(Some(values.to_vec()))
-            .send()
-            .await
-        {
+            .send();
+        match call(deadline, GLUE, "DeletePartition", request).await {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_entity_not_found_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(CatalogError::Api {
-                operation: "DeletePartition",
-                message: describe(&e),
-            }),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
         }
     }
 
-    /// Which of these partitions the catalog already has (read-only; for `--dry-run`).
-    pub async fn existing(
+    /// Replace partitions' storage descriptors, up to 100 per request. Returns one result
+    /// per entry, in order.
+    pub async fn update_partitions(
         &self,
         table: &TableName,
-        values: &[Vec<String>],
-    ) -> Result<HashSet<Vec<String>>, CatalogError> {
-        let mut found = HashSet::new();
-        for chunk in values.chunks(GET_CHUNK) {
-            let entries = chunk
-                .iter()
-                .map(|v| {
-                    PartitionValueList::builder()
-                        .set_values(Some(v.clone()))
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| CatalogError::Api {
-                    operation: "BatchGetPartition",
-                    message: e.to_string(),
-                })?;
-            let out = self
+        entries: Vec<(Vec<String>, PartitionInput)>,
+        deadline: Deadline,
+    ) -> Vec<Result<(), CallError>> {
+        let mut results = Vec::with_capacity(entries.len());
+        for chunk in entries.chunks(WRITE_CHUNK) {
+            let request = self
                 .client
-                .batch_get_partition()
+                .batch_update_partition()
+                .set_catalog_id(self.catalog_id.clone())
                 .database_name(&table.database)
                 .table_name(&table.table)
-                .set_partitions_to_get(Some(entries))
-                .send()
-                .await
-                .map_err(|e| CatalogError::Api {
-                    operation: "BatchGetPartition",
-                    message: describe(&e),
-                })?;
-            found.extend(out.partitions().iter().map(|p| p.values().to_vec()));
+                .set_entries(Some(
+                    chunk
+                        .iter()
+                        .map(|(values, input)| {
+                            BatchUpdatePartitionRequestEntry::builder()
+                                .set_partition_value_list(Some(values.clone()))
+                                .partition_input(input.clone())
+                                .build()
+                                .expect("values and input are set")
+                        })
+                        .collect(),
+                ))
+                .send();
+            match call(deadline, GLUE, "BatchUpdatePartition", request).await {
+                Ok(out) => {
+                    let errors: HashMap<&[String], CallError> = out
+                        .errors()
+                        .iter()
+                        .map(|e| {
+                            let detail = e.error_detail();
+                            (
+                                e.partition_value_list(),
+                                CallError::from_code(
+                                    GLUE,
+                                    "BatchUpdatePartition",
+                                    detail
+                                        .and_then(|d| d.error_code())
+                                        .unwrap_or("UnknownError"),
+                                    detail.and_then(|d| d.error_message()).unwrap_or(""),
+                                ),
+                            )
+                        })
+                        .collect();
+                    results.extend(chunk.iter().map(|(values, _)| {
+                        errors.get(values.as_slice()).cloned().map_or(Ok(()), Err)
+                    }));
+                }
+                Err(e) => results.extend(chunk.iter().map(|_| Err(e.clone()))),
+            }
         }
-        Ok(found)
+        results
     }
 }
 
@@ -381,13 +473,26 @@ fn backoff(round: u32) -> Duration {
 mod tests {
     use super::*;
 
-    #[test]
-    fn partition_input_copies_storage_but_for_location() {
-        let sd = StorageDescriptor::builder()
+    fn served() -> ServedTable {
+        let descriptor = StorageDescriptor::builder()
             .location("s3://b/t/")
             .input_format("in")
             .build();
-        let p = partition_input(&sd, vec!["1".into()], "s3://b/t/x=1/".into());
+        ServedTable {
+            table: Table::new(
+                TableName::new("d", "t"),
+                Some("s3://b/t/"),
+                &[("x".into(), "string".into())],
+                None,
+            )
+            .unwrap(),
+            descriptor,
+        }
+    }
+
+    #[test]
+    fn partition_input_copies_storage_but_for_location() {
+        let p = served().partition_input(vec!["1".into()], "s3://b/t/x=1/".into());
         let psd = p.storage_descriptor().unwrap();
         assert_eq!(psd.location(), Some("s3://b/t/x=1/"));
         assert_eq!(psd.input_format(), Some("in"));
@@ -398,12 +503,5 @@ mod tests {
     fn backoff_grows_and_stays_bounded() {
         assert!(backoff(1) <= Duration::from_millis(200));
         assert!(backoff(10) <= Duration::from_millis(6400));
-    }
-
-    #[test]
-    fn only_transient_codes_are_retried() {
-        assert!(transient("ThrottlingException"));
-        assert!(!transient("InvalidInputException"));
-        assert!(!transient("AlreadyExistsException"));
     }
 }

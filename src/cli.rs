@@ -5,10 +5,11 @@ use clap::{Parser, Subcommand};
 use glue_partition_registrar::aws::{Clients, load_sdk_config};
 use glue_partition_registrar::catalog::CatalogError;
 use glue_partition_registrar::config::{Config, TableName};
-use glue_partition_registrar::event::EventError;
+use glue_partition_registrar::core::Deadline;
+use glue_partition_registrar::core::event::EventError;
 use glue_partition_registrar::handler::{HandleError, Registrar};
 use glue_partition_registrar::metrics::MetricsConfig;
-use glue_partition_registrar::sync::{LogProgress, Progress, SyncError, SyncOptions};
+use glue_partition_registrar::sync::{LogProgress, Progress, SyncError, SyncOptions, sync};
 use glue_partition_registrar::{lambda, logging};
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
@@ -101,7 +102,7 @@ struct SyncArgs {
     concurrency: u16,
 }
 
-/// Exit statuses of DESIGN.md.
+/// Exit statuses (README, "The command line").
 const FAILED: u8 = 1;
 const UNUSABLE: u8 = 2;
 
@@ -123,8 +124,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             metrics,
         } => handle(&file, dry_run, metrics).await,
         Command::Explain { table, keys } => explain(&table, &keys).await,
-        Command::Backfill { run } => sync(run, false).await,
-        Command::Sync { run, prune } => sync(run, prune).await,
+        Command::Backfill { run } => run_sync(run, false).await,
+        Command::Sync { run, prune } => run_sync(run, prune).await,
     };
     match result {
         Ok(code) => code,
@@ -181,9 +182,9 @@ fn read_event(file: &str) -> anyhow::Result<(String, String)> {
 }
 
 /// An error that stops the command: 2 when it is the input's or configuration's fault.
-fn exit_for(e: &HandleError) -> u8 {
+fn exit_for(e: &CatalogError) -> u8 {
     match e {
-        HandleError::Catalog(CatalogError::Api { .. }) => FAILED,
+        CatalogError::Call(_) => FAILED,
         _ => UNUSABLE,
     }
 }
@@ -192,7 +193,7 @@ async fn handle(file: &str, dry_run: bool, metrics: bool) -> anyhow::Result<Exit
     let (event, source) = read_event(file)?;
     let config = Config::from_env()?;
     let registrar = registrar(config).await?;
-    match registrar.handle_text(&event, dry_run).await {
+    match registrar.handle_text(&event, dry_run, Deadline::NONE).await {
         Ok(outcome) => {
             if metrics {
                 glue_partition_registrar::metrics::emit(
@@ -213,16 +214,20 @@ async fn handle(file: &str, dry_run: bool, metrics: bool) -> anyhow::Result<Exit
             eprintln!("error: the event in {source} is not valid JSON: {e}");
             Ok(ExitCode::from(UNUSABLE))
         }
-        Err(e) => {
+        Err(HandleError::Catalog(e)) => {
             eprintln!("error: {e}");
             Ok(ExitCode::from(exit_for(&e)))
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(UNUSABLE))
         }
     }
 }
 
 async fn explain(table: &str, keys: &[String]) -> anyhow::Result<ExitCode> {
     let table = TableName::parse(table)?;
-    let registrar = registrar(Config::for_table(table)).await?;
+    let registrar = registrar(Config::for_table_from_env(&table)?).await?;
     match registrar.explain(keys).await {
         Ok(lines) => {
             for line in lines {
@@ -230,9 +235,13 @@ async fn explain(table: &str, keys: &[String]) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => {
+        Err(HandleError::Catalog(e)) => {
             eprintln!("error: {e}");
             Ok(ExitCode::from(exit_for(&e)))
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(UNUSABLE))
         }
     }
 }
@@ -260,20 +269,20 @@ impl Progress for Bar {
     }
 }
 
-async fn sync(args: SyncArgs, prune: bool) -> anyhow::Result<ExitCode> {
+async fn run_sync(args: SyncArgs, prune: bool) -> anyhow::Result<ExitCode> {
     let table = TableName::parse(&args.table)?;
-    let registrar = registrar(Config::for_table(table.clone())).await?;
+    let registrar = registrar(Config::for_table_from_env(&table)?).await?;
     let options = SyncOptions {
         dry_run: args.dry_run,
         prune,
         concurrency: usize::from(args.concurrency),
-        deadline: None,
+        ..SyncOptions::default()
     };
     let terminal = std::io::stderr().is_terminal();
     let bar = Bar(indicatif::ProgressBar::new(0));
     let progress: &dyn Progress = if terminal { &bar } else { &LogProgress };
     // Boxed: the sync future is deep enough to overflow the compiler's layout limit inline.
-    let result = Box::pin(registrar.sync(&table, &options, progress)).await;
+    let result = Box::pin(sync(&registrar, &table, &options, progress)).await;
     bar.0.finish_and_clear();
     match result {
         Ok(report) => {
@@ -300,9 +309,9 @@ async fn sync(args: SyncArgs, prune: bool) -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            Ok(ExitCode::from(match e {
-                SyncError::Catalog(CatalogError::Api { .. }) | SyncError::Storage(_) => FAILED,
-                _ => UNUSABLE,
+            Ok(ExitCode::from(match &e {
+                SyncError::Catalog(e) => exit_for(e),
+                SyncError::NotServed(_) => UNUSABLE,
             }))
         }
     }

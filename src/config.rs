@@ -3,37 +3,8 @@
 //! Parsing is a pure function of a variable lookup so that it is tested without touching
 //! the process environment.
 
-use std::fmt;
+pub use registrar_core::TableName;
 use std::time::Duration;
-
-/// A `database.table` name as Glue stores it (Glue lower-cases names).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TableName {
-    pub database: String,
-    pub table: String,
-}
-
-impl TableName {
-    /// Parse `database.table`; the table part may not contain a dot, the database may not be empty.
-    pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let text = text.trim();
-        match text.split_once('.') {
-            Some((db, table)) if !db.is_empty() && !table.is_empty() && !table.contains('.') => {
-                Ok(Self {
-                    database: db.to_ascii_lowercase(),
-                    table: table.to_ascii_lowercase(),
-                })
-            }
-            _ => Err(ConfigError::MalformedTable(text.to_owned())),
-        }
-    }
-}
-
-impl fmt::Display for TableName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.database, self.table)
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -49,6 +20,8 @@ pub enum ConfigError {
     NotABoolean { name: &'static str, value: String },
     #[error("{name}=`{value}` is not a whole number of seconds")]
     NotSeconds { name: &'static str, value: String },
+    #[error("GLUE_CATALOG_ID=`{0}` is not an AWS account id (12 digits)")]
+    NotAnAccount(String),
 }
 
 /// Everything the registrar reads from its environment.
@@ -61,15 +34,19 @@ pub struct Config {
     /// How long table metadata stays cached in a warm process: schema changes made by a
     /// crawler or by Terraform are seen within this time.
     pub table_cache_ttl: Duration,
+    /// The Data Catalog to register in: another account's, when the catalog is kept
+    /// centrally (and governed by Lake Formation). `None` is the function's own account.
+    pub catalog_id: Option<String>,
 }
 
 /// Names of the variables, in one place so the Terraform wiring test can check them.
-pub const ENV_VARS: [&str; 5] = [
+pub const ENV_VARS: [&str; 6] = [
     "GLUE_TABLES",
     "GLUE_DATABASES",
     "DELETE_EMPTY_PARTITIONS",
     "LOG_LEVEL",
     "TABLE_CACHE_SECONDS",
+    "GLUE_CATALOG_ID",
 ];
 
 const DEFAULT_TABLE_CACHE: Duration = Duration::from_secs(300);
@@ -91,7 +68,7 @@ impl Config {
         };
         let mut tables = list("GLUE_TABLES")
             .iter()
-            .map(|t| TableName::parse(t))
+            .map(|t| TableName::parse(t).map_err(|_| ConfigError::MalformedTable(t.clone())))
             .collect::<Result<Vec<_>, _>>()?;
         tables.sort();
         tables.dedup();
@@ -129,10 +106,17 @@ impl Config {
                 })?)
             }
         };
+        let catalog_id = match lookup("GLUE_CATALOG_ID").map(|v| v.trim().to_owned()) {
+            None => None,
+            Some(v) if v.is_empty() => None,
+            Some(v) if v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit()) => Some(v),
+            Some(v) => return Err(ConfigError::NotAnAccount(v)),
+        };
         Ok(Self {
             tables,
             databases,
             delete_empty_partitions,
+            catalog_id,
             log_level: lookup("LOG_LEVEL")
                 .filter(|s| !s.trim().is_empty())
                 .unwrap_or_else(|| "info".to_owned()),
@@ -140,7 +124,18 @@ impl Config {
         })
     }
 
-    /// A configuration serving exactly one table, as `explain` and `backfill` need.
+    /// Serving exactly one table, as `explain`, `backfill` and `sync` need; the rest of the
+    /// environment (`GLUE_CATALOG_ID`, `DELETE_EMPTY_PARTITIONS`, ...) still applies.
+    pub fn for_table_from_env(table: &TableName) -> Result<Self, ConfigError> {
+        let name = table.to_string();
+        Self::from_lookup(|var| match var {
+            "GLUE_TABLES" => Some(name.clone()),
+            "GLUE_DATABASES" => None,
+            _ => std::env::var(var).ok(),
+        })
+    }
+
+    /// A configuration serving exactly one table, and nothing else set.
     pub fn for_table(table: TableName) -> Self {
         Self {
             tables: vec![table],
@@ -148,6 +143,7 @@ impl Config {
             delete_empty_partitions: false,
             log_level: "info".to_owned(),
             table_cache_ttl: DEFAULT_TABLE_CACHE,
+            catalog_id: None,
         }
     }
 }
@@ -215,6 +211,16 @@ mod tests {
                 ("DELETE_EMPTY_PARTITIONS", "maybe")
             ]),
             Err(ConfigError::NotABoolean { .. })
+        ));
+    }
+
+    #[test]
+    fn catalog_id_must_be_an_account_id() {
+        let c = parse(&[("GLUE_DATABASES", "d"), ("GLUE_CATALOG_ID", "111122223333")]).unwrap();
+        assert_eq!(c.catalog_id.as_deref(), Some("111122223333"));
+        assert!(matches!(
+            parse(&[("GLUE_DATABASES", "d"), ("GLUE_CATALOG_ID", "central")]),
+            Err(ConfigError::NotAnAccount(_))
         ));
     }
 

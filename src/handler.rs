@@ -1,61 +1,55 @@
-//! The handler shared by the Lambda and the CLI: normalise an event, resolve the served
-//! tables, plan, register, and account for every object in the report.
+//! The event path, shared by the Lambda and the CLI: normalise an event, resolve the served
+//! tables, plan, hand the partitions to the writer, and account for every object.
 
 use crate::aws::{Clients, RequestCounts};
-use crate::cache::ExpiringSet;
-use crate::catalog::{
-    CHUNK_CONCURRENCY, Catalog, CatalogError, CatalogTable, Registered, partition_input,
-};
-use crate::config::{Config, TableName};
-use crate::event::{Change, EventError, Normalised, normalise, normalise_text};
-use crate::layout::Skip;
-use crate::plan::{Plan, TableIndex, plan};
-use crate::report::{FailedEntry, PartitionEntry, Report, SkippedEntry, batch_item_failure};
+use crate::catalog::{Catalog, CatalogError, Registered};
+use crate::config::Config;
 use crate::storage::Storage;
-use crate::table::{S3Location, Table};
+use crate::tables::{ServedTables, TableCache};
+use crate::writer::{AfterDelete, PartitionWriter, Settled};
+use bumpalo::Bump;
+use registrar_core::Deadline;
+use registrar_core::event::{
+    Change, EventError, Normalised, ObjectEvent, normalise, normalise_text,
+};
+use registrar_core::layout::Skip;
+use registrar_core::plan::{PlannedPartition, TableIndex, plan};
+use registrar_core::report::{Ledger, PartitionEntry, Reason, Report};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How many partitions a warm process remembers as registered.
-const KNOWN_CAPACITY: usize = 200_000;
-/// How long it trusts that memory: a partition dropped elsewhere is re-created after this.
-const KNOWN_TTL: Duration = Duration::from_secs(15 * 60);
+/// Chunks of 100 partitions in flight at once for an event: enough to hide latency, few
+/// enough not to be throttled when many functions run at once.
+pub const CHUNK_CONCURRENCY: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
     #[error(transparent)]
     Event(#[from] EventError),
+    /// A configuration that cannot work (a table that does not exist). Glue being
+    /// unreachable is not this: it fails the objects, which are retried.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
 }
 
-/// The tables this process serves, as of one read of the catalog.
-#[derive(Debug, Default)]
-pub struct ServedTables {
-    pub tables: Vec<Table>,
-    /// Parallel to `tables`.
-    pub storage: Vec<aws_sdk_glue::types::StorageDescriptor>,
-    /// Tables of a served database that cannot be served as declared (a bad template): keys
-    /// under them fail, so that their data is not silently dropped.
-    pub broken: Vec<(S3Location, String)>,
+/// An object was removed, and `DELETE_EMPTY_PARTITIONS` is off.
+struct RemovalIgnored;
+
+impl Reason for RemovalIgnored {
+    fn kind(&self) -> &'static str {
+        "removal_ignored"
+    }
 }
 
-impl ServedTables {
-    fn push(&mut self, t: CatalogTable) {
-        if self.tables.iter().all(|have| have.name != t.table.name) {
-            self.tables.push(t.table);
-            self.storage.push(t.storage);
-        }
-    }
-
-    fn broken_for(&self, bucket: &str, key: &str) -> Option<&str> {
-        self.broken
-            .iter()
-            .filter(|(l, _)| l.bucket == bucket && key.starts_with(&l.prefix))
-            .max_by_key(|(l, _)| l.prefix.len())
-            .map(|(_, e)| e.as_str())
+impl fmt::Display for RemovalIgnored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "object removed; partitions are kept (DELETE_EMPTY_PARTITIONS is off)"
+        )
     }
 }
 
@@ -74,49 +68,42 @@ pub struct Outcome {
     pub stats: Stats,
 }
 
-/// Called between dropping an empty partition and checking its location again; lets a
-/// test put an object there at the worst moment.
-pub type AfterDelete = Arc<
-    dyn Fn(String) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,
->;
-
-/// A partition identity in the known-partition cache.
-pub(crate) type PartitionId = (TableName, Vec<String>);
-
-/// One per process: holds the clients and the warm caches.
+/// One per process: the clients, the table cache and the partition writer.
 pub struct Registrar {
     clients: Clients,
-    pub(crate) catalog: Catalog,
-    pub(crate) storage: Storage,
+    catalog: Catalog,
+    storage: Storage,
+    tables: TableCache,
+    writer: PartitionWriter,
     config: Config,
-    tables: tokio::sync::Mutex<Option<(Instant, Arc<ServedTables>)>>,
-    pub(crate) known: Mutex<ExpiringSet<PartitionId>>,
-    after_delete: Option<AfterDelete>,
 }
 
 impl Registrar {
     pub fn new(clients: Clients, config: Config) -> Self {
-        // Another warm process may drop a partition this one remembers; with deletions on,
-        // every partition is confirmed with Glue (an `AlreadyExists` answer is cheap).
-        let ttl = if config.delete_empty_partitions {
-            Duration::ZERO
-        } else {
-            KNOWN_TTL
-        };
+        let catalog = Catalog::new(clients.glue.clone(), config.catalog_id.clone());
+        let storage = Storage::new(clients.s3.clone());
         Self {
-            catalog: Catalog::new(clients.glue.clone()),
-            storage: Storage::new(clients.s3.clone()),
+            tables: TableCache::new(
+                catalog.clone(),
+                config.tables.clone(),
+                config.databases.clone(),
+                config.table_cache_ttl,
+            ),
+            writer: PartitionWriter::new(
+                catalog.clone(),
+                storage.clone(),
+                !config.delete_empty_partitions,
+            ),
+            catalog,
+            storage,
             clients,
             config,
-            tables: tokio::sync::Mutex::new(None),
-            known: Mutex::new(ExpiringSet::new(KNOWN_CAPACITY, ttl)),
-            after_delete: None,
         }
     }
 
     /// Install a hook run after an empty partition is dropped (see [`AfterDelete`]).
     pub fn with_after_delete(mut self, hook: AfterDelete) -> Self {
-        self.after_delete = Some(hook);
+        self.writer = self.writer.with_after_delete(hook);
         self
     }
 
@@ -124,303 +111,206 @@ impl Registrar {
         &self.clients
     }
 
-    /// The served tables, read from Glue at most once per `table_cache_ttl`.
-    pub async fn served_tables(&self) -> Result<Arc<ServedTables>, CatalogError> {
-        let mut cached = self.tables.lock().await;
-        if let Some((at, tables)) = cached.as_ref()
-            && at.elapsed() < self.config.table_cache_ttl
-        {
-            return Ok(tables.clone());
-        }
-        let mut served = ServedTables::default();
-        for name in &self.config.tables {
-            served.push(self.catalog.table(name).await?);
-        }
-        for db in &self.config.databases {
-            let (tables, unserved) = self.catalog.database_tables(db).await?;
-            tables.into_iter().for_each(|t| served.push(t));
-            for e in unserved {
-                if let crate::table::TableError::BadTemplate(problem) = &e {
-                    tracing::warn!(error = %e, "table not served");
-                    served
-                        .broken
-                        .push((problem.location.clone(), e.to_string()));
-                }
-            }
-        }
-        let served = Arc::new(served);
-        *cached = Some((Instant::now(), served.clone()));
-        Ok(served)
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
     }
 
-    /// Process one event document. `dry_run` plans and reads but writes nothing.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    pub fn writer(&self) -> &PartitionWriter {
+        &self.writer
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The served tables, read from Glue at most once per `TABLE_CACHE_SECONDS`.
+    pub async fn served_tables(&self) -> Result<Arc<ServedTables>, CatalogError> {
+        self.tables.get(Deadline::NONE).await
+    }
+
+    pub async fn served_tables_by(
+        &self,
+        deadline: Deadline,
+    ) -> Result<Arc<ServedTables>, CatalogError> {
+        self.tables.get(deadline).await
+    }
+
+    /// Process one event document, with no deadline. `dry_run` plans and reads but writes
+    /// nothing.
     pub async fn handle(&self, doc: &Value, dry_run: bool) -> Result<Outcome, HandleError> {
         let started = Instant::now();
-        self.handle_event(normalise(doc)?, started, dry_run).await
+        let arena = Bump::new();
+        let event = normalise(doc, &arena)?;
+        self.handle_event(&event, dry_run, Deadline::NONE, started)
+            .await
     }
 
-    /// Process one event document given as JSON text, as Lambda and the CLI receive it:
-    /// large SQS batches are read without building a JSON tree.
-    pub async fn handle_text(&self, text: &str, dry_run: bool) -> Result<Outcome, HandleError> {
+    /// Process one event document given as JSON text, as Lambda and the CLI receive it
+    /// (large SQS batches are read in place), stopping by `deadline`: what is not done by
+    /// then is reported failed, so exactly its messages come back.
+    pub async fn handle_text(
+        &self,
+        text: &str,
+        dry_run: bool,
+        deadline: Deadline,
+    ) -> Result<Outcome, HandleError> {
         let started = Instant::now();
-        self.handle_event(normalise_text(text)?, started, dry_run)
-            .await
+        let arena = Bump::new();
+        let event = normalise_text(text, &arena)?;
+        self.handle_event(&event, dry_run, deadline, started).await
     }
 
     async fn handle_event(
         &self,
-        event: Normalised,
-        started: Instant,
+        event: &Normalised<'_>,
         dry_run: bool,
+        deadline: Deadline,
+        started: Instant,
     ) -> Result<Outcome, HandleError> {
         let glue_before = self.clients.glue_requests.snapshot();
         let s3_before = self.clients.s3_requests.snapshot();
-        let mut acc = Accounting::new(event.messages.len());
-        let mut created = Vec::new();
-        let mut removed = Vec::new();
+        let mut ledger = Ledger::new(event);
         for (m, message) in event.messages.iter().enumerate() {
             if let Some(error) = &message.error {
-                let id = message.id.as_deref().unwrap_or("(no id)");
-                acc.fail(
-                    m,
-                    "",
-                    "",
-                    format!("message {id} could not be read: {error}"),
-                );
+                let id = message.id.unwrap_or("(no id)");
+                let error = format!("message {id} could not be read: {error}");
+                ledger.fail_message(m, "", "", &error);
             }
-            for ignored in &message.ignored {
-                acc.skip(
-                    &ignored.bucket,
-                    &ignored.key,
-                    &Skip::Ignored(ignored.reason.clone()),
-                );
+        }
+        for ignored in &event.ignored {
+            let skip = Skip::Ignored(ignored.reason.clone());
+            ledger.skip(ignored.bucket, ignored.key, &skip);
+        }
+        let mut created = Vec::new();
+        let mut removed = Vec::new();
+        for object in &event.objects {
+            match object.change {
+                Change::Created => created.push(object),
+                Change::Removed if self.config.delete_empty_partitions => removed.push(object),
+                Change::Removed => ledger.skip(object.bucket, object.key, &RemovalIgnored),
             }
-            for object in &message.objects {
-                acc.objects_seen += 1;
-                match object.change {
-                    Change::Created => created.push((m, object)),
-                    Change::Removed if self.config.delete_empty_partitions => {
-                        removed.push((m, object))
-                    }
-                    Change::Removed => acc.skip(&object.bucket, &object.key, &Skip::RemovalIgnored),
+        }
+        if !created.is_empty() || !removed.is_empty() {
+            match self.tables.get(deadline).await {
+                Ok(served) => {
+                    self.register(&served, &created, dry_run, deadline, &mut ledger)
+                        .await;
+                    self.settle(&served, &removed, dry_run, deadline, &mut ledger)
+                        .await;
                 }
-            }
-        }
-        if created.is_empty() && removed.is_empty() {
-            // A test event, or only ignored records: no table lookup needed.
-            return Ok(self.finish(acc, &event, started, &glue_before, &s3_before, dry_run));
-        }
-        let served = self.served_tables().await?;
-        let index = TableIndex::new(&served.tables);
-        if !created.is_empty() {
-            let plan = plan(
-                &index,
-                created
-                    .iter()
-                    .map(|(_, o)| (o.bucket.as_str(), o.key.as_str())),
-            );
-            for (i, skip) in &plan.skipped {
-                let (m, o) = created[*i];
-                match (skip, served.broken_for(&o.bucket, &o.key)) {
-                    (Skip::OutsideTables, Some(error)) => {
-                        acc.fail(m, &o.bucket, &o.key, error.to_owned())
+                // Glue unreachable or throttled, or out of time: the objects are retried.
+                Err(e) if e.is_transient() => {
+                    for object in created.iter().chain(&removed) {
+                        ledger.fail(object, &e);
                     }
-                    _ => acc.skip(&o.bucket, &o.key, skip),
                 }
-            }
-            self.register(&served, &plan, dry_run, &mut acc, |i| created[i])
-                .await?;
-        }
-        if !removed.is_empty() {
-            let plan = plan(
-                &index,
-                removed
-                    .iter()
-                    .map(|(_, o)| (o.bucket.as_str(), o.key.as_str())),
-            );
-            for (i, skip) in &plan.skipped {
-                let (_, o) = removed[*i];
-                acc.skip(&o.bucket, &o.key, skip);
-            }
-            for partition in &plan.partitions {
-                self.drop_if_empty(&served, partition, dry_run, &mut acc, |i| removed[i])
-                    .await;
+                Err(e) => return Err(e.into()),
             }
         }
-        Ok(self.finish(acc, &event, started, &glue_before, &s3_before, dry_run))
-    }
-
-    /// The report, the invocation's figures, and its summary log line.
-    fn finish(
-        &self,
-        acc: Accounting,
-        event: &Normalised,
-        started: Instant,
-        glue_before: &RequestCounts,
-        s3_before: &RequestCounts,
-        dry_run: bool,
-    ) -> Outcome {
-        let objects_seen = acc.objects_seen;
-        let report = acc.into_report(event, dry_run);
+        let report = ledger.finish(dry_run);
         let stats = Stats {
-            objects_seen,
-            glue_requests: self.clients.glue_requests.snapshot().since(glue_before),
-            s3_requests: self.clients.s3_requests.snapshot().since(s3_before),
+            objects_seen: event.objects.len(),
+            glue_requests: self.clients.glue_requests.snapshot().since(&glue_before),
+            s3_requests: self.clients.s3_requests.snapshot().since(&s3_before),
             duration: started.elapsed(),
         };
-        tracing::info!(
-            objects = stats.objects_seen,
-            created = report.created.len(),
-            existing = report.existing.len(),
-            skipped = report.skipped.len(),
-            failed = report.failed.len(),
-            glue_requests = stats.glue_requests.total(),
-            glue_ops = %stats.glue_requests,
-            glue_throttles = stats.glue_requests.throttles,
-            duration_ms = stats.duration.as_secs_f64() * 1000.0,
-            dry_run,
-            "invocation summary"
-        );
-        Outcome { report, stats }
+        log_outcome(&report, &stats, dry_run);
+        Ok(Outcome { report, stats })
     }
 
-    async fn register<'e>(
+    async fn register(
         &self,
         served: &ServedTables,
-        plan: &Plan,
+        objects: &[&ObjectEvent<'_>],
         dry_run: bool,
-        acc: &mut Accounting,
-        object: impl Fn(usize) -> (usize, &'e crate::event::ObjectEvent),
-    ) -> Result<(), HandleError> {
-        let now = Instant::now();
-        let mut pending: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-        {
-            let known = self.known.lock().expect("known-partition lock");
-            for (p, partition) in plan.partitions.iter().enumerate() {
-                let id = (
-                    served.tables[partition.table].name.clone(),
-                    partition.values.clone(),
-                );
-                if known.contains(&id, now) {
-                    acc.existing
-                        .push(entry(&served.tables[partition.table], partition));
-                } else {
-                    pending.entry(partition.table).or_default().push(p);
-                }
-            }
-        }
-        for (t, partitions) in pending {
-            let table = &served.tables[t];
-            let results: Vec<Result<Registered, String>> = if dry_run {
-                let values: Vec<Vec<String>> = partitions
-                    .iter()
-                    .map(|p| plan.partitions[*p].values.clone())
-                    .collect();
-                let existing = self.catalog.existing(&table.name, &values).await?;
-                values
-                    .iter()
-                    .map(|v| {
-                        Ok(if existing.contains(v) {
-                            Registered::Existing
-                        } else {
-                            Registered::Created
-                        })
-                    })
-                    .collect()
-            } else {
-                let inputs = partitions
-                    .iter()
-                    .map(|p| {
-                        let partition = &plan.partitions[*p];
-                        partition_input(
-                            &served.storage[t],
-                            partition.values.clone(),
-                            partition.location.clone(),
-                        )
-                    })
-                    .collect();
-                self.catalog
-                    .create_partitions(&table.name, inputs, CHUNK_CONCURRENCY)
-                    .await
-            };
-            let mut known = self.known.lock().expect("known-partition lock");
-            for (p, result) in partitions.iter().zip(results) {
-                let partition = &plan.partitions[*p];
-                match result {
-                    Ok(outcome) => {
-                        if !dry_run {
-                            known.insert((table.name.clone(), partition.values.clone()), now);
-                        }
-                        let e = entry(table, partition);
-                        match outcome {
-                            Registered::Created => acc.created.push(e),
-                            Registered::Existing => acc.existing.push(e),
-                        }
-                    }
-                    Err(error) => {
-                        for i in &partition.objects {
-                            let (m, o) = object(*i);
-                            acc.fail(m, &o.bucket, &o.key, error.clone());
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Drop a partition whose last object was removed. The cache entry goes first, so this
-    /// process re-registers the partition for any later object; after the delete the
-    /// location is checked again and the partition re-created if an object arrived meanwhile,
-    /// so a race never leaves data without its partition.
-    async fn drop_if_empty<'e>(
-        &self,
-        served: &ServedTables,
-        partition: &crate::plan::PlannedPartition,
-        dry_run: bool,
-        acc: &mut Accounting,
-        object: impl Fn(usize) -> (usize, &'e crate::event::ObjectEvent),
+        deadline: Deadline,
+        ledger: &mut Ledger<'_, '_>,
     ) {
-        let table = &served.tables[partition.table];
-        let entry = entry(table, partition);
-        let dir = &partition.location[table.location.uri_of("").len()..];
-        let bucket = table.location.bucket.as_str();
-        self.known
-            .lock()
-            .expect("known-partition lock")
-            .remove(&(table.name.clone(), partition.values.clone()));
-        let outcome: Result<Option<Skip>, String> = async {
-            if self.storage.holds_data(bucket, dir).await.map_err(|e| e.to_string())? {
-                return Ok(Some(Skip::PartitionNotEmpty));
+        if objects.is_empty() {
+            return;
+        }
+        let index = TableIndex::new(&served.tables);
+        let plan = plan(&index, objects);
+        for (object, skip) in &plan.skipped {
+            match (skip, served.broken_for(object.bucket, object.key)) {
+                (Skip::OutsideTables, Some(error)) => ledger.fail(object, &error),
+                _ => ledger.skip(object.bucket, object.key, skip),
             }
-            if dry_run {
-                acc.deleted.push(entry.clone());
-                return Ok(None);
-            }
-            if !self.catalog.delete_partition(&table.name, &partition.values).await.map_err(|e| e.to_string())? {
-                return Ok(Some(Skip::NotRegistered));
-            }
-            acc.deleted.push(entry.clone());
-            if let Some(hook) = &self.after_delete {
-                hook(partition.location.clone()).await;
-            }
-            if self.storage.holds_data(bucket, dir).await.map_err(|e| e.to_string())? {
-                tracing::warn!(location = %partition.location, "an object arrived while the partition was dropped; re-creating it");
-                let input = partition_input(&served.storage[partition.table], partition.values.clone(), partition.location.clone());
-                match self.catalog.create_partitions(&table.name, vec![input], 1).await.remove(0) {
-                    Ok(_) => acc.created.push(entry.clone()),
-                    Err(e) => return Err(e),
+        }
+        for (t, partitions) in by_table(&plan.partitions) {
+            let table = &served.tables[t];
+            let wanted: Vec<(Vec<String>, String)> = partitions
+                .iter()
+                .map(|p| (p.values.clone(), p.location.clone()))
+                .collect();
+            let results = self
+                .writer
+                .ensure(table, &wanted, CHUNK_CONCURRENCY, dry_run, deadline)
+                .await;
+            for (partition, result) in partitions.iter().zip(results) {
+                let entry =
+                    PartitionEntry::new(&table.table.name, &partition.values, &partition.location);
+                match result {
+                    Ok(Registered::Created) => ledger.created(entry),
+                    Ok(Registered::Existing) => ledger.existing(entry),
+                    Err(e) => partition.objects.iter().for_each(|o| ledger.fail(o, &e)),
                 }
             }
-            Ok(None)
         }
-        .await;
-        for i in &partition.objects {
-            let (m, o) = object(*i);
-            match &outcome {
-                Ok(None) => {}
-                Ok(Some(skip)) => acc.skip(&o.bucket, &o.key, skip),
-                Err(e) => acc.fail(m, &o.bucket, &o.key, e.clone()),
+    }
+
+    /// Removed objects (with `DELETE_EMPTY_PARTITIONS`): their partitions are settled by
+    /// the writer.
+    async fn settle(
+        &self,
+        served: &ServedTables,
+        objects: &[&ObjectEvent<'_>],
+        dry_run: bool,
+        deadline: Deadline,
+        ledger: &mut Ledger<'_, '_>,
+    ) {
+        if objects.is_empty() {
+            return;
+        }
+        let index = TableIndex::new(&served.tables);
+        let plan = plan(&index, objects);
+        for (object, skip) in &plan.skipped {
+            ledger.skip(object.bucket, object.key, skip);
+        }
+        for (t, partitions) in by_table(&plan.partitions) {
+            let table = &served.tables[t];
+            let wanted: Vec<(Vec<String>, String, Vec<&str>)> = partitions
+                .iter()
+                .map(|p| {
+                    let keys = p.objects.iter().map(|o| o.key).collect();
+                    (p.values.clone(), p.location.clone(), keys)
+                })
+                .collect();
+            let results = self
+                .writer
+                .settle_removed(table, &wanted, dry_run, deadline)
+                .await;
+            for (partition, result) in partitions.iter().zip(results) {
+                let entry = |location: &str| {
+                    PartitionEntry::new(&table.table.name, &partition.values, location)
+                };
+                match result {
+                    Ok(Settled::Kept(kept)) => partition
+                        .objects
+                        .iter()
+                        .for_each(|o| ledger.skip(o.bucket, o.key, &kept)),
+                    Ok(Settled::Deleted { location }) => ledger.deleted(entry(&location)),
+                    Ok(Settled::Recreated { location }) => {
+                        ledger.deleted(entry(&location));
+                        ledger.created(entry(&location));
+                    }
+                    Ok(Settled::Created) => ledger.created(entry(&partition.location)),
+                    Err(e) => partition.objects.iter().for_each(|o| ledger.fail(o, &e)),
+                }
             }
         }
     }
@@ -432,37 +322,55 @@ impl Registrar {
         let default_bucket = served
             .tables
             .first()
-            .map(|t| t.location.bucket.clone())
+            .map(|t| t.table.location.bucket.clone())
             .unwrap_or_default();
         let objects: Vec<(String, String)> = keys
             .iter()
             .map(|k| split_s3_uri(k).unwrap_or_else(|| (default_bucket.clone(), k.clone())))
             .collect();
+        let refs: Vec<(&str, &str)> = objects
+            .iter()
+            .map(|(b, k)| (b.as_str(), k.as_str()))
+            .collect();
         let index = TableIndex::new(&served.tables);
-        let plan = plan(
-            &index,
-            objects.iter().map(|(b, k)| (b.as_str(), k.as_str())),
-        );
+        let plan = plan(&index, &refs);
+        let uri = |o: &(&str, &str)| format!("s3://{}/{}", o.0, o.1);
+        let position = |o: &(&str, &str)| {
+            refs.iter()
+                .position(|r| std::ptr::eq(r, o))
+                .expect("planned objects are the given ones")
+        };
         let mut lines: Vec<Value> = vec![Value::Null; keys.len()];
         for partition in &plan.partitions {
-            let table = &served.tables[partition.table];
-            for i in &partition.objects {
-                lines[*i] = serde_json::json!({
-                    "key": format!("s3://{}/{}", objects[*i].0, objects[*i].1),
+            let table = &served.tables[partition.table].table;
+            for o in &partition.objects {
+                lines[position(o)] = serde_json::json!({
+                    "key": uri(o),
                     "table": table.name.to_string(),
                     "values": partition.values,
                     "location": partition.location,
                 });
             }
         }
-        for (i, skip) in &plan.skipped {
-            lines[*i] = serde_json::json!({
-                "key": format!("s3://{}/{}", objects[*i].0, objects[*i].1),
+        for (o, skip) in &plan.skipped {
+            lines[position(o)] = serde_json::json!({
+                "key": uri(o),
                 "skipped": skip.to_string(),
             });
         }
         Ok(lines)
     }
+}
+
+/// Planned partitions grouped by table, in table order.
+fn by_table<'p, 'o, O>(
+    partitions: &'p [PlannedPartition<'o, O>],
+) -> BTreeMap<usize, Vec<&'p PlannedPartition<'o, O>>> {
+    let mut grouped: BTreeMap<usize, Vec<_>> = BTreeMap::new();
+    for p in partitions {
+        grouped.entry(p.table).or_default().push(p);
+    }
+    grouped
 }
 
 /// `s3://bucket/key` (or s3a/s3n) split into bucket and key.
@@ -475,77 +383,25 @@ fn split_s3_uri(text: &str) -> Option<(String, String)> {
     Some((bucket.to_owned(), key.to_owned()))
 }
 
-fn entry(table: &Table, partition: &crate::plan::PlannedPartition) -> PartitionEntry {
-    PartitionEntry::new(&table.name, &partition.values, &partition.location)
-}
-
-/// Collects where every object ended and which messages must be retried.
-struct Accounting {
-    objects_seen: usize,
-    created: Vec<PartitionEntry>,
-    existing: Vec<PartitionEntry>,
-    deleted: Vec<PartitionEntry>,
-    skipped: Vec<SkippedEntry>,
-    failed: Vec<FailedEntry>,
-    failed_messages: Vec<bool>,
-}
-
-impl Accounting {
-    fn new(messages: usize) -> Self {
-        Self {
-            objects_seen: 0,
-            created: Vec::new(),
-            existing: Vec::new(),
-            deleted: Vec::new(),
-            skipped: Vec::new(),
-            failed: Vec::new(),
-            failed_messages: vec![false; messages],
-        }
+/// One line per skipped or failed object, and the invocation's summary.
+fn log_outcome(report: &Report, stats: &Stats, dry_run: bool) {
+    for s in &report.skipped {
+        tracing::info!(bucket = %s.bucket, key = %s.key, reason = %s.reason, kind = s.kind, "object skipped");
     }
-
-    fn skip(&mut self, bucket: &str, key: &str, skip: &Skip) {
-        let reason = skip.to_string();
-        tracing::info!(bucket, key, reason = %reason, kind = skip.kind(), "object skipped");
-        self.skipped.push(SkippedEntry {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            reason,
-            kind: skip.kind(),
-        });
+    for f in &report.failed {
+        tracing::error!(bucket = %f.bucket, key = %f.key, error = %f.error, "object failed");
     }
-
-    fn fail(&mut self, message: usize, bucket: &str, key: &str, error: String) {
-        tracing::error!(bucket, key, error = %error, "object failed");
-        self.failed_messages[message] = true;
-        self.failed.push(FailedEntry {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            error,
-        });
-    }
-
-    fn into_report(self, event: &crate::event::Normalised, dry_run: bool) -> Report {
-        let batch_item_failures = event.from_sqs.then(|| {
-            let mut seen = HashSet::new();
-            event
-                .messages
-                .iter()
-                .zip(&self.failed_messages)
-                .filter(|(_, failed)| **failed)
-                .filter_map(|(m, _)| m.id.clone())
-                .filter(|id| seen.insert(id.clone()))
-                .map(batch_item_failure)
-                .collect()
-        });
-        Report {
-            created: self.created,
-            existing: self.existing,
-            deleted: self.deleted,
-            skipped: self.skipped,
-            failed: self.failed,
-            batch_item_failures,
-            stopped: None,
-            dry_run,
-        }
-    }
+    tracing::info!(
+        objects = stats.objects_seen,
+        created = report.created.len(),
+        existing = report.existing.len(),
+        skipped = report.skipped.len(),
+        failed = report.failed.len(),
+        glue_requests = stats.glue_requests.total(),
+        glue_ops = %stats.glue_requests,
+        glue_throttles = stats.glue_requests.throttles,
+        duration_ms = stats.duration.as_secs_f64() * 1000.0,
+        dry_run,
+        "invocation summary"
+    );
 }

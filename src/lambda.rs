@@ -1,13 +1,21 @@
-//! The Lambda entry: a thin shell over the handler that shapes its outcome into what the
-//! invoking service expects.
+//! The Lambda entry: a thin shell that gives the handler the invocation's deadline and turns
+//! its report into what the invoking service expects. [`invoke`] is the whole invocation
+//! without the runtime, so it is tested as a function.
 
 use crate::handler::{HandleError, Outcome, Registrar};
 use crate::metrics::{self, MetricsConfig};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 use lambda_runtime::{LambdaEvent, service_fn};
+use registrar_core::Deadline;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
+
+/// Time kept back from an event's deadline to write the report and answer: Glue and S3
+/// calls stop this long before Lambda would kill the process.
+pub const EVENT_MARGIN: Duration = Duration::from_secs(1);
 
 /// Serve invocations until the runtime stops the process.
 pub async fn serve(registrar: Registrar) -> Result<(), lambda_runtime::Error> {
@@ -20,23 +28,53 @@ pub async fn serve(registrar: Registrar) -> Result<(), lambda_runtime::Error> {
         let metrics = metrics.clone();
         let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
         async move {
-            let text = event.payload.get();
-            if let Some(request) = maintenance::parse(text) {
-                return maintenance::run(&registrar, request?, event.context.deadline).await;
-            }
-            let result = registrar.handle_text(text, false).await;
-            match &result {
-                Ok(outcome) => {
-                    metrics::emit(&metrics, outcome, Some(&event.context.request_id), false);
-                    log_report(outcome);
-                }
-                Err(e) => tracing::error!(error = %e, "event not handled"),
-            }
-            respond(result)
+            let deadline = deadline_of(event.context.deadline);
+            invoke(
+                &registrar,
+                &metrics,
+                event.payload.get(),
+                &event.context.request_id,
+                deadline,
+            )
+            .await
         }
         .instrument(span)
     }))
     .await
+}
+
+/// The invocation's deadline (milliseconds since the epoch, as the runtime gives it) as an
+/// instant of this process's clock.
+pub fn deadline_of(deadline_ms: u64) -> Deadline {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Deadline::at(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
+}
+
+/// One invocation: a maintenance request (backfill or sync) or an event, handled by
+/// `deadline`, with its metrics and report logged, answered as the invoking service expects.
+pub async fn invoke(
+    registrar: &Registrar,
+    metrics: &MetricsConfig,
+    payload: &str,
+    request_id: &str,
+    deadline: Deadline,
+) -> Result<Value, lambda_runtime::Error> {
+    if let Some(request) = maintenance::parse(payload) {
+        return maintenance::run(registrar, request?, deadline).await;
+    }
+    let result = registrar
+        .handle_text(payload, false, deadline.earlier(EVENT_MARGIN))
+        .await;
+    match &result {
+        Ok(outcome) => {
+            metrics::emit(metrics, outcome, Some(request_id), false);
+            log_report(outcome);
+        }
+        Err(e) => tracing::error!(error = %e, "event not handled"),
+    }
+    respond(result)
 }
 
 /// CloudWatch Logs takes events of at most 256 KiB; a report larger than this is logged
@@ -54,13 +92,29 @@ fn log_report(outcome: &Outcome) {
 }
 
 /// The invocation's result. SQS: exactly `batchItemFailures`, so only failed messages return
-/// to the queue. Any other source invokes asynchronously: an error makes Lambda retry the
-/// event and finally hand it to the on-failure destination, so a failed object is never lost.
+/// to the queue (or an error, which returns the whole batch, when a failed record has no
+/// id to name). Any other source invokes asynchronously: an error makes Lambda retry the
+/// event and finally hand it to the dead-letter queue, so a failed object is never lost.
 pub fn respond(outcome: Result<Outcome, HandleError>) -> Result<Value, lambda_runtime::Error> {
     let outcome = outcome?;
     let report = &outcome.report;
-    if report.batch_item_failures.is_some() {
-        return Ok(report.sqs_response());
+    if report.retry_whole_batch {
+        return Err(
+            "a failed SQS record has no messageId, so it cannot be named in batchItemFailures; the whole batch is retried"
+                .into(),
+        );
+    }
+    if let Some(ids) = &report.batch_item_failures {
+        let mut response = SqsBatchResponse::default();
+        response.batch_item_failures = ids
+            .iter()
+            .map(|id| {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id.clone();
+                failure
+            })
+            .collect();
+        return Ok(serde_json::to_value(response)?);
     }
     if report.has_failures() {
         return Err(format!(
@@ -77,10 +131,11 @@ pub fn respond(outcome: Result<Outcome, HandleError>) -> Result<Value, lambda_ru
 mod maintenance {
     use crate::config::TableName;
     use crate::handler::Registrar;
-    use crate::sync::{LogProgress, SyncOptions};
+    use crate::sync::{LogProgress, SyncOptions, sync};
+    use registrar_core::Deadline;
     use serde::Deserialize;
     use serde_json::Value;
-    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+    use std::time::Duration;
 
     /// Time kept back from the Lambda deadline to finish the report and return it.
     const MARGIN: Duration = Duration::from_secs(5);
@@ -128,21 +183,18 @@ mod maintenance {
     pub async fn run(
         registrar: &Registrar,
         request: Request,
-        deadline_ms: u64,
+        deadline: Deadline,
     ) -> Result<Value, lambda_runtime::Error> {
         let table = TableName::parse(&request.table)?;
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
         let options = SyncOptions {
             dry_run: request.dry_run,
             prune: request.prune,
             concurrency: request.concurrency.unwrap_or(8).clamp(1, 64),
-            deadline: Some(Instant::now() + left.saturating_sub(MARGIN)),
+            deadline: deadline.earlier(MARGIN),
+            ..SyncOptions::default()
         };
         // Boxed: the sync future is deep enough to overflow the compiler's layout limit inline.
-        let report = Box::pin(registrar.sync(&table, &options, &LogProgress)).await?;
+        let report = Box::pin(sync(registrar, &table, &options, &LogProgress)).await?;
         tracing::info!(
             table = %table,
             created = report.created.len(),

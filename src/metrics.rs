@@ -156,7 +156,7 @@ pub fn emit(config: &MetricsConfig, outcome: &Outcome, request_id: Option<&str>,
 mod tests {
     use super::*;
     use crate::handler::Stats;
-    use crate::report::{PartitionEntry, Report, SkippedEntry};
+    use registrar_core::report::{PartitionEntry, Report, SkippedEntry};
 
     fn config() -> MetricsConfig {
         MetricsConfig {

@@ -1,18 +1,19 @@
-//! Backfill and sync: the crawler's last jobs, on the same core. List what is under a
-//! table's location, register what the catalog lacks, and (sync `--prune`) drop what no
-//! longer has data.
+//! Backfill and sync: the crawler's last jobs, on the same core. Walk what is under a table's
+//! location, register what the catalog lacks while the walk goes on, and (sync `--prune`)
+//! drop what no longer has data, through the same partition writer as the event path.
 
-use crate::catalog::{CatalogError, Registered, partition_input};
-use crate::config::TableName;
+use crate::aws::{CallError, ErrorKind};
+use crate::catalog::{CatalogError, CatalogPartition, Registered, ServedTable, WRITE_CHUNK};
 use crate::handler::Registrar;
-use crate::layout::{Skip, data_key};
-use crate::plan::{TableIndex, plan};
-use crate::report::{FailedEntry, PartitionEntry, Report, SkippedEntry};
-use crate::storage::StorageError;
-use crate::table::{Layout, S3Location, Table};
+use crate::writer::Settled;
 use futures_util::StreamExt;
-use std::collections::{HashMap, HashSet};
-use std::time::Instant;
+use futures_util::stream::FuturesUnordered;
+use registrar_core::report::{PartitionEntry, Report};
+use registrar_core::walk::{Found, ListPage, ListRequest, Walk};
+use registrar_core::{Deadline, TableName};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
@@ -22,8 +23,10 @@ pub struct SyncOptions {
     pub prune: bool,
     /// S3 listings and Glue chunks in flight at once.
     pub concurrency: usize,
-    /// Stop cleanly, reporting where, once this instant is reached (the Lambda deadline).
-    pub deadline: Option<Instant>,
+    /// Stop cleanly, reporting where, once this passes (the Lambda deadline).
+    pub deadline: Deadline,
+    /// Keys per listing page (S3's maximum, 1,000, unless a test wants smaller pages).
+    pub page_size: i32,
 }
 
 impl Default for SyncOptions {
@@ -32,7 +35,8 @@ impl Default for SyncOptions {
             dry_run: false,
             prune: false,
             concurrency: 8,
-            deadline: None,
+            deadline: Deadline::NONE,
+            page_size: 1000,
         }
     }
 }
@@ -41,8 +45,6 @@ impl Default for SyncOptions {
 pub enum SyncError {
     #[error(transparent)]
     Catalog(#[from] CatalogError),
-    #[error(transparent)]
-    Storage(#[from] StorageError),
     #[error("table {0} is not served by this configuration (GLUE_TABLES / GLUE_DATABASES)")]
     NotServed(TableName),
 }
@@ -59,245 +61,267 @@ pub struct LogProgress;
 
 impl Progress for LogProgress {
     fn phase(&self, name: &str, total: Option<u64>) {
-        tracing::info!(phase = name, total, "backfill phase");
+        tracing::info!(phase = name, total, "sync phase");
     }
 
     fn advance(&self, _n: u64) {}
 }
 
-impl Registrar {
-    /// Register every partition under `table`'s location that the catalog lacks, and with
-    /// `prune` drop those whose location is empty. Returns the report of DESIGN.md.
-    pub async fn sync(
-        &self,
-        table: &TableName,
-        options: &SyncOptions,
-        progress: &dyn Progress,
-    ) -> Result<Report, SyncError> {
-        let served = self.served_tables().await?;
-        let t = served
-            .tables
-            .iter()
-            .position(|x| &x.name == table)
-            .ok_or_else(|| SyncError::NotServed(table.clone()))?;
-        let table = &served.tables[t];
-        let mut report = Report {
-            dry_run: options.dry_run,
-            ..Report::default()
-        };
-        let bucket = table.location.bucket.as_str();
+/// Found partitions waiting for a create request, at most this many: the walk pauses while
+/// Glue catches up, so memory stays flat however large the table.
+const MAX_PENDING: usize = 10 * WRITE_CHUNK;
 
-        progress.phase("listing S3", None);
-        let samples = match &table.layout {
-            Layout::Hive => self.walk_hive(table, options, progress).await?,
-            Layout::Template(_) => self.storage.keys(bucket, &table.location.prefix).await?,
-        };
-        if out_of_time(options) {
+type Listed = (ListRequest, Result<ListPage, CallError>);
+type Created = (Vec<Found>, Vec<Result<Registered, CallError>>);
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// Register every partition under `table`'s location that the catalog lacks, and with
+/// `prune` drop those whose location is empty. Returns the report; what it could not do is
+/// in `failed` and `stopped`.
+pub async fn sync(
+    registrar: &Registrar,
+    table: &TableName,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+) -> Result<Report, SyncError> {
+    let mut report = Report {
+        dry_run: options.dry_run,
+        ..Report::default()
+    };
+    match run(registrar, table, options, progress, &mut report).await {
+        Ok(()) => Ok(report),
+        Err(SyncError::Catalog(CatalogError::Call(e))) if e.kind == ErrorKind::Deadline => {
             report.stopped = Some(format!(
-                "stopped at the deadline while listing {}; nothing was registered, run again",
-                table.location.uri()
+                "stopped at the deadline while reading {table} from the catalog; nothing was registered, run again"
             ));
-            return Ok(report);
+            Ok(report)
         }
-        let tables = std::slice::from_ref(table);
-        let index = TableIndex::new(tables);
-        let plan = plan(&index, samples.iter().map(|k| (bucket, k.as_str())));
-        for (i, skip) in &plan.skipped {
-            // Hidden files and folder markers are the normal furniture of a data lake.
-            if !matches!(skip, Skip::HiddenSegment(_) | Skip::FolderMarker) {
-                report.skipped.push(SkippedEntry {
-                    bucket: bucket.to_owned(),
-                    key: samples[*i].clone(),
-                    reason: skip.to_string(),
-                    kind: skip.kind(),
-                });
-            }
-        }
-
-        progress.phase("reading the catalog", None);
-        let catalog: HashMap<Vec<String>, Option<String>> = self
-            .catalog
-            .partitions(&table.name)
-            .await?
-            .into_iter()
-            .collect();
-        let entry =
-            |values: &[String], location: &str| PartitionEntry::new(&table.name, values, location);
-        let mut missing = Vec::new();
-        for p in &plan.partitions {
-            if catalog.contains_key(&p.values) {
-                report.existing.push(entry(&p.values, &p.location));
-            } else {
-                missing.push(p);
-            }
-        }
-
-        progress.phase("registering", Some(missing.len() as u64));
-        let group = crate::catalog::CREATE_CHUNK * options.concurrency.max(1);
-        for (done, batch) in missing.chunks(group).enumerate() {
-            if out_of_time(options) {
-                report.stopped = Some(format!(
-                    "stopped before the deadline after {} of {} missing partitions; run again to continue",
-                    done * group,
-                    missing.len()
-                ));
-                return Ok(report);
-            }
-            if options.dry_run {
-                report
-                    .created
-                    .extend(batch.iter().map(|p| entry(&p.values, &p.location)));
-            } else {
-                let inputs = batch
-                    .iter()
-                    .map(|p| {
-                        partition_input(&served.storage[t], p.values.clone(), p.location.clone())
-                    })
-                    .collect();
-                let results = self
-                    .catalog
-                    .create_partitions(&table.name, inputs, options.concurrency)
-                    .await;
-                let now = Instant::now();
-                let mut known = self.known.lock().expect("known-partition lock");
-                for (p, result) in batch.iter().zip(results) {
-                    match result {
-                        Ok(outcome) => {
-                            known.insert((table.name.clone(), p.values.clone()), now);
-                            match outcome {
-                                Registered::Created => {
-                                    report.created.push(entry(&p.values, &p.location))
-                                }
-                                Registered::Existing => {
-                                    report.existing.push(entry(&p.values, &p.location))
-                                }
-                            }
-                        }
-                        Err(error) => report.failed.push(FailedEntry {
-                            bucket: bucket.to_owned(),
-                            key: p.location[table.location.uri_of("").len()..].to_owned(),
-                            error,
-                        }),
-                    }
-                }
-            }
-            progress.advance(batch.len() as u64);
-        }
-
-        if options.prune {
-            let discovered: HashSet<&Vec<String>> =
-                plan.partitions.iter().map(|p| &p.values).collect();
-            let stale: Vec<(&Vec<String>, &Option<String>)> = catalog
-                .iter()
-                .filter(|(v, _)| !discovered.contains(v))
-                .collect();
-            progress.phase("pruning", Some(stale.len() as u64));
-            for (values, location) in stale {
-                if out_of_time(options) {
-                    report.stopped = Some(
-                        "stopped before the deadline while pruning; run again to continue"
-                            .to_owned(),
-                    );
-                    return Ok(report);
-                }
-                progress.advance(1);
-                let Some(location) = location.as_deref().and_then(S3Location::parse) else {
-                    continue;
-                };
-                if self
-                    .storage
-                    .holds_data(&location.bucket, &location.prefix)
-                    .await?
-                {
-                    continue;
-                }
-                let uri = location.uri();
-                if !options.dry_run {
-                    self.known
-                        .lock()
-                        .expect("known-partition lock")
-                        .remove(&(table.name.clone(), values.clone()));
-                    if !self.catalog.delete_partition(&table.name, values).await? {
-                        continue;
-                    }
-                }
-                report.deleted.push(entry(values, &uri));
-            }
-        }
-        Ok(report)
-    }
-
-    /// Walk a Hive layout level by level with `Delimiter=/`: one listing per directory, so a
-    /// table of millions of objects costs about as many requests as it has partitions.
-    async fn walk_hive(
-        &self,
-        table: &Table,
-        options: &SyncOptions,
-        progress: &dyn Progress,
-    ) -> Result<Vec<String>, StorageError> {
-        let bucket = table.location.bucket.as_str();
-        let concurrency = options.concurrency.max(1);
-        let mut frontier = vec![table.location.prefix.clone()];
-        for key in &table.keys {
-            let wanted = format!("{}=", key.name);
-            let levels: Vec<Result<crate::storage::Level, StorageError>> =
-                futures_util::stream::iter(frontier)
-                    .map(|dir| async move { self.storage.level(bucket, &dir, |_| false).await })
-                    .buffer_unordered(concurrency)
-                    .collect()
-                    .await;
-            frontier = Vec::new();
-            for level in levels {
-                frontier.extend(level?.dirs.into_iter().filter(|d| {
-                    let name = d.trim_end_matches('/').rsplit('/').next().unwrap_or("");
-                    name.len() >= wanted.len() && name[..wanted.len()].eq_ignore_ascii_case(&wanted)
-                }));
-            }
-            progress.advance(1);
-            if out_of_time(options) {
-                return Ok(Vec::new());
-            }
-        }
-        // Confirm each partition directory holds data (not only `_SUCCESS` or a marker), and
-        // keep one key from it: the planner reads the partition's values from it.
-        let samples: Vec<Result<Option<String>, StorageError>> =
-            futures_util::stream::iter(frontier)
-                .map(|dir| async move {
-                    let is_data = |k: &str| data_key(k, &k[dir.len()..]).is_ok();
-                    let visible_dir = |d: &str| !d[dir.len()..].starts_with(['_', '.']);
-                    let level = self
-                        .storage
-                        .level(bucket, &dir, |l| {
-                            l.keys.iter().any(|k| is_data(k))
-                                || l.dirs.iter().any(|d| visible_dir(d))
-                        })
-                        .await?;
-                    Ok(level
-                        .keys
-                        .iter()
-                        .find(|k| is_data(k))
-                        .cloned()
-                        // Data only in subdirectories: the subdirectory stands for the object.
-                        .or_else(|| {
-                            level
-                                .dirs
-                                .iter()
-                                .find(|d| visible_dir(d))
-                                .map(|d| d.trim_end_matches('/').to_owned())
-                        }))
-                })
-                .buffer_unordered(concurrency)
-                .collect()
-                .await;
-        let mut found = Vec::new();
-        for s in samples {
-            found.extend(s?);
-        }
-        found.sort();
-        Ok(found)
+        Err(e) => Err(e),
     }
 }
 
-fn out_of_time(options: &SyncOptions) -> bool {
-    options.deadline.is_some_and(|d| Instant::now() >= d)
+async fn run(
+    registrar: &Registrar,
+    table: &TableName,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+    report: &mut Report,
+) -> Result<(), SyncError> {
+    let deadline = options.deadline;
+    let served = registrar.served_tables_by(deadline).await?;
+    let served = served
+        .get(table)
+        .ok_or_else(|| SyncError::NotServed(table.clone()))?;
+
+    progress.phase("reading the catalog", None);
+    let catalog: HashMap<Vec<String>, CatalogPartition> = registrar
+        .catalog()
+        .partitions(table, false, deadline)
+        .await?
+        .into_iter()
+        .map(|p| (p.values.clone(), p))
+        .collect();
+
+    let walked = walk(registrar, served, &catalog, options, progress, report).await;
+    if options.prune {
+        match walked {
+            Ok(seen) => {
+                prune(
+                    registrar, served, &catalog, &seen, options, progress, report,
+                )
+                .await
+            }
+            Err(()) => {
+                let why = report.stopped.get_or_insert_with(String::new);
+                why.push_str(if why.is_empty() { "" } else { "; " });
+                why.push_str("nothing was pruned: the walk did not see the whole table");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The walk, and registration of what it finds as it goes. Returns the values of every
+/// partition found, or `Err` when part of the table was not walked (a listing failed, or
+/// the deadline came).
+async fn walk(
+    registrar: &Registrar,
+    served: &ServedTable,
+    catalog: &HashMap<Vec<String>, CatalogPartition>,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+    report: &mut Report,
+) -> Result<HashSet<Vec<String>>, ()> {
+    let table = &served.table;
+    let bucket = table.location.bucket.as_str();
+    let walk = Walk::new(table);
+    let deadline = options.deadline;
+    let concurrency = options.concurrency.max(1);
+    progress.phase(
+        &format!("walking {}", table.location.uri_of(walk.scope())),
+        None,
+    );
+
+    let mut queue = VecDeque::from([walk.start()]);
+    let mut lists: FuturesUnordered<Boxed<'_, Listed>> = FuturesUnordered::new();
+    let mut creates: FuturesUnordered<Boxed<'_, Created>> = FuturesUnordered::new();
+    let mut pending: Vec<Found> = Vec::new();
+    let mut seen: HashSet<Vec<String>> = HashSet::new();
+    let mut reported: HashSet<String> = HashSet::new();
+    let (mut listed, mut complete) = (0u64, true);
+    let entry =
+        |f: &Found| PartitionEntry::new(&table.name, &f.values, &table.location.uri_of(&f.dir));
+    loop {
+        while lists.len() < concurrency && pending.len() < MAX_PENDING {
+            let Some(request) = queue.pop_front() else {
+                break;
+            };
+            lists.push(Box::pin(async move {
+                let page = registrar
+                    .storage()
+                    .list(bucket, &request, options.page_size, deadline)
+                    .await;
+                (request, page)
+            }));
+        }
+        let walking = !lists.is_empty() || !queue.is_empty();
+        while creates.len() < concurrency
+            && (pending.len() >= WRITE_CHUNK || (!walking && !pending.is_empty()))
+        {
+            let chunk: Vec<Found> = pending.drain(..pending.len().min(WRITE_CHUNK)).collect();
+            let wanted: Vec<(Vec<String>, String)> = chunk
+                .iter()
+                .map(|f| (f.values.clone(), table.location.uri_of(&f.dir)))
+                .collect();
+            creates.push(Box::pin(async move {
+                let results = registrar
+                    .writer()
+                    .ensure(served, &wanted, 1, false, deadline)
+                    .await;
+                (chunk, results)
+            }));
+        }
+        if lists.is_empty() && creates.is_empty() {
+            break;
+        }
+        tokio::select! {
+            Some((request, page)) = lists.next(), if !lists.is_empty() => match page {
+                Ok(page) => {
+                    listed += page.keys.len() as u64 + page.dirs.len() as u64;
+                    progress.advance(page.keys.len() as u64 + page.dirs.len() as u64);
+                    let step = walk.on_page(&request, &page);
+                    for (key, skip) in step.skipped {
+                        if reported.insert(key.clone()) {
+                            report.skip(bucket, &key, &skip);
+                        }
+                    }
+                    for found in step.found {
+                        if !seen.insert(found.values.clone()) {
+                            continue;
+                        }
+                        if catalog.contains_key(&found.values) {
+                            report.existing.push(entry(&found));
+                        } else if options.dry_run {
+                            report.created.push(entry(&found));
+                        } else {
+                            pending.push(found);
+                        }
+                    }
+                    queue.extend(step.next);
+                }
+                Err(e) => {
+                    complete = false;
+                    let from = request.start_after.as_deref().map(|s| format!(" after `{s}`")).unwrap_or_default();
+                    report.fail(bucket, &request.prefix, &format!("{e}; the keys under this prefix{from} were not walked"));
+                }
+            },
+            Some((chunk, results)) = creates.next(), if !creates.is_empty() => {
+                for (found, result) in chunk.iter().zip(results) {
+                    match result {
+                        Ok(Registered::Created) => report.created.push(entry(found)),
+                        Ok(Registered::Existing) => report.existing.push(entry(found)),
+                        Err(e) => report.fail(bucket, &found.dir, &e),
+                    }
+                }
+            },
+            () = sleep_until(deadline) => {
+                complete = false;
+                let left = pending.len() + creates.len() * WRITE_CHUNK;
+                report.stopped = Some(format!(
+                    "stopped at the deadline after listing {listed} keys of {}; partitions found and registered so far are in the report, about {left} found were not registered yet; run again to continue",
+                    table.location.uri()
+                ));
+                break;
+            }
+        }
+    }
+    if complete { Ok(seen) } else { Err(()) }
+}
+
+/// Drop the catalog's partitions the walk did not find, when their locations hold no data.
+async fn prune(
+    registrar: &Registrar,
+    served: &ServedTable,
+    catalog: &HashMap<Vec<String>, CatalogPartition>,
+    seen: &HashSet<Vec<String>>,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+    report: &mut Report,
+) {
+    let table = &served.table;
+    let stale: Vec<&CatalogPartition> = catalog
+        .values()
+        .filter(|p| !seen.contains(&p.values))
+        .collect();
+    progress.phase("pruning", Some(stale.len() as u64));
+    let mut unchecked = 0;
+    let mut settled = futures_util::stream::iter(stale)
+        .map(|p| async move {
+            if options.deadline.passed() {
+                return (p, None);
+            }
+            let result = registrar
+                .writer()
+                .drop_if_empty(served, p, None, options.dry_run, options.deadline)
+                .await;
+            (p, Some(result))
+        })
+        .buffer_unordered(options.concurrency.max(1));
+    while let Some((p, result)) = settled.next().await {
+        progress.advance(1);
+        let Some(result) = result else {
+            unchecked += 1;
+            continue;
+        };
+        let entry = |location: &str| PartitionEntry::new(&table.name, &p.values, location);
+        match result {
+            Ok(Settled::Deleted { location }) => report.deleted.push(entry(&location)),
+            Ok(Settled::Recreated { location }) => {
+                report.deleted.push(entry(&location));
+                report.created.push(entry(&location));
+            }
+            Ok(Settled::Kept(_) | Settled::Created) => {}
+            Err(e) => {
+                let location = p.location.clone().unwrap_or_default();
+                report.fail(
+                    &table.location.bucket,
+                    &location,
+                    &format!("{e}; partition {:?} was not pruned", p.values),
+                );
+            }
+        }
+    }
+    if unchecked > 0 {
+        report.stopped = Some(format!(
+            "stopped at the deadline while pruning: {unchecked} partitions were not checked; run again to continue"
+        ));
+    }
+}
+
+/// Wait for the deadline; forever when there is none.
+async fn sleep_until(deadline: Deadline) {
+    match deadline.instant() {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
 }

@@ -272,6 +272,7 @@ data "aws_iam_policy_document" "lambda" {
       "glue:GetPartitions",
       "glue:BatchGetPartition",
       "glue:BatchCreatePartition",
+      "glue:BatchUpdatePartition",
       "glue:DeletePartition",
     ]
     resources = concat(
@@ -339,6 +340,7 @@ resource "aws_lambda_function" "this" {
       DELETE_EMPTY_PARTITIONS = tostring(var.delete_empty_partitions)
       LOG_LEVEL               = var.log_level
       TABLE_CACHE_SECONDS     = tostring(var.table_cache_seconds)
+      GLUE_CATALOG_ID         = ""
       METRICS_NAMESPACE       = var.metrics_namespace
       METRICS_PER_TABLE       = "true"
     }

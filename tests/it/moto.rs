@@ -69,6 +69,7 @@ pub fn sdk_config() -> SdkConfig {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(&moto().endpoint)
+        .http_client(glue_partition_registrar::aws::https_client())
         .credentials_provider(aws_sdk_glue::config::SharedCredentialsProvider::new(
             Credentials::new("testing", "testing", None, None, "tests"),
         ))

@@ -160,7 +160,9 @@ pub fn sqs_event(bodies: &[Value]) -> Value {
     })).collect::<Vec<_>>()})
 }
 
-pub fn values(entries: &[glue_partition_registrar::report::PartitionEntry]) -> Vec<Vec<String>> {
+pub fn values(
+    entries: &[glue_partition_registrar::core::report::PartitionEntry],
+) -> Vec<Vec<String>> {
     let mut v: Vec<Vec<String>> = entries.iter().map(|e| e.values.clone()).collect();
     v.sort();
     v
@@ -237,4 +239,34 @@ pub fn s3_event_in(bucket: &str, event_name: &str, keys: &[&str]) -> Value {
         "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
                "object": {"key": k, "sequencer": "0065F1A3B2C4D5E6F7"}}
     })).collect::<Vec<_>>()})
+}
+
+/// `sync` as a method, as the tests read best: `registrar.sync(&table, &options, &progress)`.
+pub trait SyncExt {
+    async fn sync(
+        &self,
+        table: &TableName,
+        options: &glue_partition_registrar::sync::SyncOptions,
+        progress: &dyn glue_partition_registrar::sync::Progress,
+    ) -> Result<
+        glue_partition_registrar::core::report::Report,
+        glue_partition_registrar::sync::SyncError,
+    >;
+}
+
+impl SyncExt for Registrar {
+    async fn sync(
+        &self,
+        table: &TableName,
+        options: &glue_partition_registrar::sync::SyncOptions,
+        progress: &dyn glue_partition_registrar::sync::Progress,
+    ) -> Result<
+        glue_partition_registrar::core::report::Report,
+        glue_partition_registrar::sync::SyncError,
+    > {
+        Box::pin(glue_partition_registrar::sync::sync(
+            self, table, options, progress,
+        ))
+        .await
+    }
 }

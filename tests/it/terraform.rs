@@ -77,7 +77,7 @@ fn every_environment_variable_the_code_reads_is_set_and_no_other() {
 /// The API operations a source file calls on its client (`client.get_table()` and the like).
 fn operations(file: &str) -> BTreeSet<String> {
     let text = std::fs::read_to_string(root().join("src").join(file)).unwrap();
-    let call = regex::Regex::new(r"client\s*\.\s*([a-z0-9_]+)\(\)").unwrap();
+    let call = regex_lite::Regex::new(r"client\s*\.\s*([a-z0-9_]+)\(\)").unwrap();
     call.captures_iter(&text)
         .map(|c| {
             c[1].split('_')

@@ -1,9 +1,9 @@
-//! The served tables as the planner sees them: location, partition keys and layout,
-//! read out of Glue's table metadata once and checked up front.
+//! The served tables as the planner sees them: location, partition keys and layout, read out
+//! of Glue's table metadata once and checked up front.
 
-use crate::config::TableName;
+use crate::name::TableName;
 use crate::types::KeyType;
-use regex::Regex;
+use regex_lite::Regex;
 
 /// The table parameter (Athena partition projection's) that declares a non-Hive layout.
 pub const TEMPLATE_PARAMETER: &str = "storage.location.template";
@@ -31,7 +31,7 @@ pub struct TemplateProblem {
 }
 
 /// An S3 location: the table's, or a partition's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct S3Location {
     /// `s3`, `s3a` or `s3n`, kept as the table has it so partitions look like their table.
     pub scheme: String,
@@ -71,6 +71,12 @@ impl S3Location {
     pub fn uri(&self) -> String {
         self.uri_of(&self.prefix)
     }
+
+    /// Whether the object `bucket`/`key` lies under this location, whatever the scheme:
+    /// `s3a://b/t/` and `s3://b/t/` name the same objects.
+    pub fn holds(&self, bucket: &str, key: &str) -> bool {
+        self.bucket == bucket && key.starts_with(&self.prefix)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,21 +85,29 @@ pub struct PartitionKey {
     pub ty: KeyType,
 }
 
-/// How partition values are laid out in keys.
+/// One directory level of a partition layout.
 #[derive(Debug, Clone)]
-pub enum Layout {
-    /// `name=value/` segments, in partition key order, right under the location.
-    Hive,
-    Template(Template),
+pub enum Segment {
+    /// `name=value`, for the partition key with this index.
+    Hive(usize),
+    /// A fixed directory name between placeholders (`${year}/data/${month}`).
+    Literal(String),
+    /// A directory name with placeholders: the regex matches a whole segment, and capture
+    /// group `i + 1` holds the value of partition key `keys[i]`.
+    Pattern { regex: Regex, keys: Vec<usize> },
 }
 
-/// A compiled `storage.location.template`.
+/// How partition values are laid out in keys: one [`Segment`] per directory level under
+/// `base`. Matching segment by segment (rather than one regex over the key) tells a walk of
+/// the bucket the whole directory whose keys can all be skipped.
 #[derive(Debug, Clone)]
-pub struct Template {
-    /// Anchored at the start of the key; ends at a segment boundary (`/`).
-    pub regex: Regex,
-    /// For each partition key, the capture group that holds its value.
-    pub groups: Vec<usize>,
+pub struct Layout {
+    /// The key prefix under which the segments start (empty or ending in `/`): the table's
+    /// prefix for Hive, the template's leading fixed directories otherwise.
+    pub base: String,
+    pub segments: Vec<Segment>,
+    /// Declared by `storage.location.template` rather than Hive's `name=value`.
+    pub templated: bool,
 }
 
 /// A served table.
@@ -103,6 +117,12 @@ pub struct Table {
     pub location: S3Location,
     pub keys: Vec<PartitionKey>,
     pub layout: Layout,
+}
+
+impl AsRef<Table> for Table {
+    fn as_ref(&self) -> &Table {
+        self
+    }
 }
 
 impl Table {
@@ -132,8 +152,12 @@ impl Table {
             })
             .collect();
         let layout = match template.map(str::trim).filter(|t| !t.is_empty()) {
-            None => Layout::Hive,
-            Some(t) => Layout::Template(compile_template(&name, &location, &keys, t)?),
+            None => Layout {
+                base: location.prefix.clone(),
+                segments: (0..keys.len()).map(Segment::Hive).collect(),
+                templated: false,
+            },
+            Some(t) => compile_template(&name, &location, &keys, t)?,
         };
         Ok(Self {
             name,
@@ -142,17 +166,34 @@ impl Table {
             layout,
         })
     }
+
+    /// The partition key names whose values live in `segments[from..]`, in key order.
+    pub fn keys_in(&self, from: usize) -> Vec<String> {
+        let mut indices: Vec<usize> = self.layout.segments[from.min(self.layout.segments.len())..]
+            .iter()
+            .flat_map(|s| match s {
+                Segment::Hive(k) => vec![*k],
+                Segment::Literal(_) => vec![],
+                Segment::Pattern { keys, .. } => keys.clone(),
+            })
+            .collect();
+        indices.sort_unstable();
+        indices
+            .into_iter()
+            .map(|k| self.keys[k].name.clone())
+            .collect()
+    }
 }
 
-/// Turn `s3://bucket/logs/${year}/${month}/${day}` into a regex over keys. Each placeholder
-/// matches within one path segment, every partition key must appear exactly once, and the
-/// template must lie in the table's bucket.
+/// Turn `s3://bucket/logs/${year}/${month}/${day}` into segments. Each placeholder matches
+/// within one path segment, every partition key must appear exactly once, and the template
+/// must lie in the table's bucket.
 fn compile_template(
     name: &TableName,
     location: &S3Location,
     keys: &[PartitionKey],
     template: &str,
-) -> Result<Template, TableError> {
+) -> Result<Layout, TableError> {
     let bad = |problem: String| {
         TableError::BadTemplate(Box::new(TemplateProblem {
             table: name.clone(),
@@ -169,39 +210,52 @@ fn compile_template(
             parsed.bucket, location.bucket
         )));
     }
-    let path = parsed.prefix;
-    let mut pattern = String::from("^");
-    let mut groups = vec![0usize; keys.len()];
     let mut seen = vec![false; keys.len()];
-    let mut rest = path.as_str();
-    let mut group = 0;
-    while let Some(start) = rest.find("${") {
-        pattern.push_str(&regex::escape(&rest[..start]));
-        let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| bad("has an unclosed `${`".to_owned()))?;
-        let placeholder = after[..end].trim().to_ascii_lowercase();
-        let index = keys
-            .iter()
-            .position(|k| k.name == placeholder)
-            .ok_or_else(|| {
-                bad(format!(
-                    "names `{placeholder}`, which is not a partition key"
-                ))
-            })?;
-        if seen[index] {
-            return Err(bad(format!("names `{placeholder}` twice")));
+    let mut base = String::new();
+    let mut segments = Vec::new();
+    for text in parsed.prefix.split_terminator('/') {
+        if !text.contains("${") {
+            if segments.is_empty() {
+                base.push_str(text);
+                base.push('/');
+            } else {
+                segments.push(Segment::Literal(text.to_owned()));
+            }
+            continue;
         }
-        seen[index] = true;
-        group += 1;
-        groups[index] = group;
-        pattern.push_str("([^/]+?)");
-        rest = &after[end + 1..];
-    }
-    pattern.push_str(&regex::escape(rest));
-    if !pattern.ends_with('/') {
-        pattern.push('/');
+        let mut pattern = String::from("^");
+        let mut segment_keys = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            pattern.push_str(&regex_lite::escape(&rest[..start]));
+            let after = &rest[start + 2..];
+            let end = after
+                .find('}')
+                .ok_or_else(|| bad("has an unclosed `${`".to_owned()))?;
+            let placeholder = after[..end].trim().to_ascii_lowercase();
+            let index = keys
+                .iter()
+                .position(|k| k.name == placeholder)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "names `{placeholder}`, which is not a partition key"
+                    ))
+                })?;
+            if seen[index] {
+                return Err(bad(format!("names `{placeholder}` twice")));
+            }
+            seen[index] = true;
+            segment_keys.push(index);
+            pattern.push_str("(.+?)");
+            rest = &after[end + 1..];
+        }
+        pattern.push_str(&regex_lite::escape(rest));
+        pattern.push('$');
+        let regex = Regex::new(&pattern).map_err(|e| bad(format!("does not compile: {e}")))?;
+        segments.push(Segment::Pattern {
+            regex,
+            keys: segment_keys,
+        });
     }
     if let Some(missing) = keys.iter().zip(&seen).find(|(_, s)| !**s) {
         return Err(bad(format!(
@@ -209,8 +263,11 @@ fn compile_template(
             missing.0.name
         )));
     }
-    let regex = Regex::new(&pattern).map_err(|e| bad(format!("does not compile: {e}")))?;
-    Ok(Template { regex, groups })
+    Ok(Layout {
+        base,
+        segments,
+        templated: true,
+    })
 }
 
 #[cfg(test)]
@@ -241,6 +298,14 @@ mod tests {
         assert_eq!(S3Location::parse("s3n://b").unwrap().prefix, "");
         assert!(S3Location::parse("hdfs://b/x").is_none());
         assert!(S3Location::parse("s3:///x").is_none());
+    }
+
+    #[test]
+    fn a_location_holds_keys_under_it_whatever_its_scheme() {
+        let l = S3Location::parse("s3a://b/t/dt=1").unwrap();
+        assert!(l.holds("b", "t/dt=1/f"));
+        assert!(!l.holds("b", "t/dt=10/f"));
+        assert!(!l.holds("c", "t/dt=1/f"));
     }
 
     #[test]
@@ -279,18 +344,28 @@ mod tests {
     }
 
     #[test]
-    fn template_compiles_to_an_anchored_segment_regex() {
+    fn template_compiles_to_a_base_and_one_segment_per_directory() {
         let t = Table::new(
             name(),
             Some("s3://b/logs/"),
             &keys(&["year", "month"]),
-            Some("s3://b/logs/${year}/${month}"),
+            Some("s3://b/logs/${year}/data/m${month}"),
         )
         .unwrap();
-        let Layout::Template(tpl) = t.layout else {
-            panic!("expected a template layout")
+        assert_eq!(t.layout.base, "logs/");
+        assert_eq!(t.layout.segments.len(), 3);
+        let Segment::Pattern { regex, keys } = &t.layout.segments[2] else {
+            panic!("expected a pattern")
         };
-        assert!(tpl.regex.is_match("logs/2026/11/f"));
-        assert!(!tpl.regex.is_match("x/logs/2026/11/f"));
+        assert_eq!(keys, &[1]);
+        assert!(regex.is_match("m11"));
+        assert!(!regex.is_match("11"));
+    }
+
+    #[test]
+    fn hive_layout_starts_at_the_table_location() {
+        let t = Table::new(name(), Some("s3://b/e"), &keys(&["a", "b"]), None).unwrap();
+        assert_eq!(t.layout.base, "e/");
+        assert_eq!(t.keys_in(1), ["b"]);
     }
 }

@@ -1,7 +1,8 @@
 //! Planning: which partitions a set of objects needs, deduplicated, and why the others are
 //! skipped. Pure, no I/O; the hot path of every invocation.
 
-use crate::layout::{Skip, locate, values};
+use crate::event::ObjectEvent;
+use crate::layout::{Skip, classify, validate, values};
 use crate::table::Table;
 use std::collections::hash_map::Entry;
 
@@ -9,24 +10,58 @@ use std::collections::hash_map::Entry;
 /// hashed thousands of times per invocation, and never attacker-chosen in bulk.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
-/// The served tables, indexed for matching keys.
-pub struct TableIndex<'t> {
-    pub tables: &'t [Table],
+/// Something that names an object: an event's object, or a listed key.
+pub trait Object {
+    fn bucket(&self) -> &str;
+    fn key(&self) -> &str;
+}
+
+impl Object for ObjectEvent<'_> {
+    fn bucket(&self) -> &str {
+        self.bucket
+    }
+    fn key(&self) -> &str {
+        self.key
+    }
+}
+
+impl Object for (&str, &str) {
+    fn bucket(&self) -> &str {
+        self.0
+    }
+    fn key(&self) -> &str {
+        self.1
+    }
+}
+
+impl<O: Object + ?Sized> Object for &O {
+    fn bucket(&self) -> &str {
+        (**self).bucket()
+    }
+    fn key(&self) -> &str {
+        (**self).key()
+    }
+}
+
+/// The served tables, indexed for matching keys. `T` is anything that holds a [`Table`]
+/// (the I/O side keeps each table with its storage descriptor).
+pub struct TableIndex<'t, T> {
+    pub tables: &'t [T],
     /// Per bucket, table indices by descending location length: the longest location wins.
     by_bucket: HashMap<&'t str, Vec<usize>>,
 }
 
-impl<'t> TableIndex<'t> {
-    pub fn new(tables: &'t [Table]) -> Self {
+impl<'t, T: AsRef<Table>> TableIndex<'t, T> {
+    pub fn new(tables: &'t [T]) -> Self {
         let mut by_bucket: HashMap<&str, Vec<usize>> = HashMap::default();
         for (i, t) in tables.iter().enumerate() {
             by_bucket
-                .entry(t.location.bucket.as_str())
+                .entry(t.as_ref().location.bucket.as_str())
                 .or_default()
                 .push(i);
         }
         for list in by_bucket.values_mut() {
-            list.sort_by_key(|i| std::cmp::Reverse(tables[*i].location.prefix.len()));
+            list.sort_by_key(|i| std::cmp::Reverse(tables[*i].as_ref().location.prefix.len()));
         }
         Self { tables, by_bucket }
     }
@@ -38,52 +73,57 @@ impl<'t> TableIndex<'t> {
             .get(bucket)?
             .iter()
             .copied()
-            .find(|i| key.starts_with(&self.tables[*i].location.prefix))
+            .find(|i| key.starts_with(&self.tables[*i].as_ref().location.prefix))
     }
 }
 
 /// A partition some objects need.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlannedPartition {
+pub struct PlannedPartition<'o, O> {
+    /// Index into the [`TableIndex`]'s tables.
     pub table: usize,
     pub values: Vec<String>,
     pub location: String,
-    /// Indices of the objects (in planning order) that live in this partition.
-    pub objects: Vec<usize>,
+    /// The objects that live in this partition.
+    pub objects: Vec<&'o O>,
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Plan {
-    pub partitions: Vec<PlannedPartition>,
-    pub skipped: Vec<(usize, Skip)>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan<'o, O> {
+    pub partitions: Vec<PlannedPartition<'o, O>>,
+    pub skipped: Vec<(&'o O, Skip)>,
 }
 
-/// Plan `(bucket, key)` objects against the tables. Each object ends in exactly one
-/// partition's `objects` or in `skipped`. Values are validated once per partition.
-pub fn plan<'k>(
-    index: &TableIndex<'_>,
-    objects: impl IntoIterator<Item = (&'k str, &'k str)>,
-) -> Plan {
-    let mut plan = Plan::default();
-    // (table, partition directory) → partition index or why the directory is rejected.
-    let mut by_dir: HashMap<(usize, &'k str), Result<usize, Skip>> = HashMap::default();
+/// Plan objects against the tables. Each object ends in exactly one partition's `objects`
+/// or in `skipped`. Values are read and validated once per directory.
+pub fn plan<'o, O: Object, T: AsRef<Table>>(
+    index: &TableIndex<'_, T>,
+    objects: &'o [O],
+) -> Plan<'o, O> {
+    let mut plan = Plan {
+        partitions: Vec::new(),
+        skipped: Vec::new(),
+    };
+    // (table, partition directory) → partition index, or why the directory is rejected.
+    let mut by_dir: HashMap<(usize, &'o str), Result<usize, Skip>> = HashMap::default();
     // Distinct directories can hold the same values (`a%20b` and `a b`); Glue knows one.
     let mut by_values: HashMap<(usize, Vec<String>), usize> = HashMap::default();
-    for (i, (bucket, key)) in objects.into_iter().enumerate() {
-        let Some(t) = index.table_for(bucket, key) else {
-            plan.skipped.push((i, Skip::OutsideTables));
+    for object in objects {
+        let key = object.key();
+        let Some(t) = index.table_for(object.bucket(), key) else {
+            plan.skipped.push((object, Skip::OutsideTables));
             continue;
         };
-        let table = &index.tables[t];
-        let dir = match locate(table, key) {
+        let table = index.tables[t].as_ref();
+        let dir = match classify(table, key) {
             Ok(end) => &key[..end],
-            Err(skip) => {
-                plan.skipped.push((i, skip));
+            Err(rejected) => {
+                plan.skipped.push((object, rejected.skip));
                 continue;
             }
         };
         let slot = match by_dir.entry((t, dir)) {
-            Entry::Occupied(e) => e.get().clone(),
+            Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
                 let read = values(table, dir);
                 let resolved = validate(table, &read).map(|()| {
@@ -98,41 +138,22 @@ pub fn plan<'k>(
                         plan.partitions.len() - 1
                     })
                 });
-                e.insert(resolved).clone()
+                e.insert(resolved)
             }
         };
         match slot {
-            Ok(p) => plan.partitions[p].objects.push(i),
-            Err(skip) => plan.skipped.push((i, skip)),
+            Ok(p) => plan.partitions[*p].objects.push(object),
+            Err(skip) => plan.skipped.push((object, skip.clone())),
         }
     }
     plan
 }
 
-fn validate(table: &Table, values: &[std::borrow::Cow<'_, str>]) -> Result<(), Skip> {
-    for (pk, value) in table.keys.iter().zip(values) {
-        if value.is_empty() {
-            return Err(Skip::InvalidValue {
-                key: pk.name.clone(),
-                value: String::new(),
-                problem: "is empty".to_owned(),
-            });
-        }
-        pk.ty
-            .validate(value)
-            .map_err(|problem| Skip::InvalidValue {
-                key: pk.name.clone(),
-                value: value.to_string(),
-                problem,
-            })?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TableName;
+    use crate::name::TableName;
+    use crate::report::Reason;
 
     fn table(name: &str, location: &str, keys: &[(&str, &str)]) -> Table {
         let keys: Vec<(String, String)> = keys
@@ -165,16 +186,14 @@ mod tests {
     fn objects_in_one_partition_share_it() {
         let tables = [table("d.t", "s3://b/t/", &[("dt", "date")])];
         let index = TableIndex::new(&tables);
-        let p = plan(
-            &index,
-            [
-                ("b", "t/dt=2026-11-25/a"),
-                ("b", "t/dt=2026-11-25/b"),
-                ("b", "t/dt=2026-11-26/a"),
-            ],
-        );
+        let objects = [
+            ("b", "t/dt=2026-11-25/a"),
+            ("b", "t/dt=2026-11-25/b"),
+            ("b", "t/dt=2026-11-26/a"),
+        ];
+        let p = plan(&index, &objects);
         assert_eq!(p.partitions.len(), 2);
-        assert_eq!(p.partitions[0].objects, [0, 1]);
+        assert_eq!(p.partitions[0].objects, [&objects[0], &objects[1]]);
         assert_eq!(p.partitions[0].location, "s3://b/t/dt=2026-11-25/");
     }
 
@@ -182,16 +201,17 @@ mod tests {
     fn equal_values_in_different_spellings_are_one_partition() {
         let tables = [table("d.t", "s3://b/t/", &[("c", "string")])];
         let index = TableIndex::new(&tables);
-        let p = plan(&index, [("b", "t/c=a%3Ab/f"), ("b", "t/c=a:b/f")]);
+        let objects = [("b", "t/c=a%3Ab/f"), ("b", "t/c=a:b/f")];
+        let p = plan(&index, &objects);
         assert_eq!(p.partitions.len(), 1);
-        assert_eq!(p.partitions[0].objects, [0, 1]);
+        assert_eq!(p.partitions[0].objects, [&objects[0], &objects[1]]);
     }
 
     #[test]
     fn wrong_typed_value_skips_every_object_in_it() {
         let tables = [table("d.t", "s3://b/t/", &[("year", "int")])];
         let index = TableIndex::new(&tables);
-        let p = plan(&index, [("b", "t/year=20x6/a"), ("b", "t/year=20x6/b")]);
+        let p = plan(&index, &[("b", "t/year=20x6/a"), ("b", "t/year=20x6/b")]);
         assert!(p.partitions.is_empty());
         assert_eq!(p.skipped.len(), 2);
         assert_eq!(p.skipped[1].1.kind(), "invalid_value");
@@ -203,7 +223,7 @@ mod tests {
         let index = TableIndex::new(&tables);
         let p = plan(
             &index,
-            [
+            &[
                 ("b", "t/dt=1/a"),
                 ("b", "elsewhere"),
                 ("b", "t/_SUCCESS"),
@@ -265,7 +285,8 @@ mod tests {
             ) {
                 let tables = tables();
                 let index = TableIndex::new(&tables);
-                let p = plan(&index, keys.iter().map(|k| ("b", k.as_str())));
+                let objects: Vec<(&str, &str)> = keys.iter().map(|k| ("b", k.as_str())).collect();
+                let p = plan(&index, &objects);
                 let placed: usize = p.partitions.iter().map(|p| p.objects.len()).sum();
                 prop_assert_eq!(placed + p.skipped.len(), keys.len());
             }

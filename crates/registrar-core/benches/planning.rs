@@ -1,12 +1,13 @@
 //! Planning throughput: decode + match + parse + validate + dedupe, on one core.
 //! `make bench` runs it; `cargo test --benches` (in `make test`) runs each case once.
 
+use bumpalo::Bump;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use glue_partition_registrar::config::TableName;
-use glue_partition_registrar::decode::decode_notification_key;
-use glue_partition_registrar::event::normalise_text;
-use glue_partition_registrar::plan::{TableIndex, plan};
-use glue_partition_registrar::table::Table;
+use registrar_core::TableName;
+use registrar_core::decode::decode_notification_key;
+use registrar_core::event::normalise_text;
+use registrar_core::plan::{TableIndex, plan};
+use registrar_core::table::Table;
 use serde_json::{Value, json};
 use std::hint::black_box;
 
@@ -81,13 +82,15 @@ fn planning(c: &mut Criterion) {
             BenchmarkId::new("decode_match_parse_validate_dedupe", name),
             |b| {
                 b.iter(|| {
-                    let decoded: Vec<String> = keys
+                    let decoded: Vec<(&str, std::borrow::Cow<'_, str>)> = keys
                         .iter()
-                        .map(|k| decode_notification_key(k).unwrap())
+                        .map(|k| ("bench-bucket", decode_notification_key(k).unwrap()))
                         .collect();
-                    let p = plan(&index, decoded.iter().map(|k| ("bench-bucket", k.as_str())));
+                    let objects: Vec<(&str, &str)> =
+                        decoded.iter().map(|(b, k)| (*b, k.as_ref())).collect();
+                    let p = plan(&index, &objects);
                     assert_eq!(p.partitions.len(), PARTITIONS);
-                    black_box(p)
+                    black_box(&p);
                 })
             },
         );
@@ -100,14 +103,11 @@ fn planning(c: &mut Criterion) {
     let index = TableIndex::new(&tables);
     c.bench_function("sqs_batch_10k/normalise_and_plan", |b| {
         b.iter(|| {
-            let event = normalise_text(black_box(&batch)).unwrap();
-            let objects: Vec<_> = event.messages.iter().flat_map(|m| &m.objects).collect();
-            let p = plan(
-                &index,
-                objects.iter().map(|o| (o.bucket.as_str(), o.key.as_str())),
-            );
+            let arena = Bump::new();
+            let event = normalise_text(black_box(&batch), &arena).unwrap();
+            let p = plan(&index, &event.objects);
             assert_eq!(p.partitions.len(), PARTITIONS);
-            black_box(p)
+            black_box(&p);
         })
     });
 }

@@ -5,6 +5,7 @@
 //! so every later step works on the real key. Hive escapes special characters in partition
 //! values as `%XX` (but never uses `+`), so its unescape is a separate function.
 
+use bumpalo::Bump;
 use percent_encoding::percent_decode_str;
 use std::borrow::Cow;
 
@@ -17,29 +18,54 @@ pub enum DecodeError {
 
 /// Decode a key as S3 event notifications send it: `+` is a space, `%XX` a byte, and the
 /// bytes form UTF-8. A literal `+` in a key arrives as `%2B`, so replacing `+` first is right.
-pub fn decode_notification_key(raw: &str) -> Result<String, DecodeError> {
-    let bytes = raw.as_bytes();
-    if !bytes.iter().any(|b| matches!(b, b'+' | b'%')) {
-        return Ok(raw.to_owned());
+pub fn decode_notification_key(raw: &str) -> Result<Cow<'_, str>, DecodeError> {
+    if !needs_decoding(raw) {
+        return Ok(Cow::Borrowed(raw));
     }
-    // One pass, one allocation: this runs for every object of every event.
-    let mut out = Vec::with_capacity(bytes.len());
+    let mut out = Vec::with_capacity(raw.len());
+    decode_bytes(raw.as_bytes(), |b| out.push(b));
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| DecodeError::NotUtf8(raw.to_owned()))
+}
+
+/// [`decode_notification_key`] into an arena: a decoded key costs no heap allocation of
+/// its own, and an undecoded one is the same slice.
+pub fn decode_notification_key_in<'a>(
+    raw: &'a str,
+    arena: &'a Bump,
+) -> Result<&'a str, DecodeError> {
+    if !needs_decoding(raw) {
+        return Ok(raw);
+    }
+    let mut out = bumpalo::collections::Vec::with_capacity_in(raw.len(), arena);
+    decode_bytes(raw.as_bytes(), |b| out.push(b));
+    bumpalo::collections::String::from_utf8(out)
+        .map(|s| s.into_bump_str())
+        .map_err(|_| DecodeError::NotUtf8(raw.to_owned()))
+}
+
+fn needs_decoding(raw: &str) -> bool {
+    raw.bytes().any(|b| matches!(b, b'+' | b'%'))
+}
+
+/// One pass over the bytes: this runs for every object of every event.
+fn decode_bytes(bytes: &[u8], mut push: impl FnMut(u8)) {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' => push(b' '),
             b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
                 (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
+                    push(h << 4 | l);
                     i += 2;
                 }
-                _ => out.push(b'%'),
+                _ => push(b'%'),
             },
-            b => out.push(b),
+            b => push(b),
         }
         i += 1;
     }
-    String::from_utf8(out).map_err(|_| DecodeError::NotUtf8(raw.to_owned()))
 }
 
 fn hex(b: u8) -> Option<u8> {

@@ -1,0 +1,25 @@
+//! The pure core of glue-partition-registrar: everything that decides, nothing that talks.
+//!
+//! An event document becomes objects ([`event`]), an object key becomes a partition of a
+//! served table or a reason to skip it ([`layout`], [`plan`]), a listing of a table's prefix
+//! becomes the partitions it holds ([`walk`]), and where every object ended is written down
+//! in one [`report::Report`]. The AWS SDK, the Lambda runtime and the clock of the network live
+//! in the `glue-partition-registrar` crate around this one; nothing here performs I/O, so
+//! every rule is tested in isolation and `cargo test -p registrar-core` runs in seconds.
+//!
+//! The contract these types serialise to (event shapes, the report) is documented in the
+//! repository's README.
+
+pub mod deadline;
+pub mod decode;
+pub mod event;
+pub mod layout;
+pub mod name;
+pub mod plan;
+pub mod report;
+pub mod table;
+pub mod types;
+pub mod walk;
+
+pub use deadline::Deadline;
+pub use name::TableName;
