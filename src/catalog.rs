@@ -499,6 +499,52 @@ mod tests {
         assert_eq!(p.values(), ["1"]);
     }
 
+    mod properties {
+        use super::*;
+        use aws_sdk_glue::types::Column;
+        use proptest::prelude::*;
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("s3://b/t/".to_owned()),
+                Just("s3a://b/".to_owned()),
+                Just("s3://b/logs/${year}/${month}".to_owned()),
+                Just("s3://other/${year}".to_owned()),
+                Just("${".to_owned()),
+                Just("year".to_owned()),
+                Just("decimal(3,1)".to_owned()),
+                "\\PC{0,24}",
+            ]
+        }
+
+        proptest! {
+            /// Whatever Glue answers (any location, key names and types, template), reading
+            /// it gives a served table or a typed reason, never a panic.
+            #[test]
+            fn any_glue_table_is_read_or_refused_with_a_reason(
+                name in "\\PC{0,12}",
+                location in prop::option::of(text()),
+                keys in prop::collection::vec((text(), prop::option::of(text())), 0..4),
+                template in prop::option::of(text()),
+            ) {
+                let mut table = aws_sdk_glue::types::Table::builder()
+                    .name(name)
+                    .storage_descriptor(
+                        StorageDescriptor::builder().set_location(location).build(),
+                    )
+                    .set_partition_keys(Some(
+                        keys.into_iter()
+                            .map(|(n, t)| Column::builder().name(n).set_type(t).build().unwrap())
+                            .collect(),
+                    ));
+                if let Some(t) = template {
+                    table = table.parameters(TEMPLATE_PARAMETER, t);
+                }
+                let _ = from_glue("db", &table.build().unwrap());
+            }
+        }
+    }
+
     #[test]
     fn backoff_grows_and_stays_bounded() {
         assert!(backoff(1) <= Duration::from_millis(200));

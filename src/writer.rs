@@ -303,13 +303,11 @@ impl PartitionWriter {
             .lock()
             .expect("known-partition lock")
             .remove(&(name.clone(), partition.values.clone()));
-        if !self
-            .catalog
+        // "Not found" means it is gone all the same: dropped by another delivery, or by an
+        // earlier attempt of this very call whose answer was lost. The re-check still runs.
+        self.catalog
             .delete_partition(name, &partition.values, deadline)
-            .await?
-        {
-            return Ok(Settled::Kept(Kept::NotRegistered));
-        }
+            .await?;
         if let Some(hook) = &self.after_delete {
             hook(text.clone()).await;
         }

@@ -426,3 +426,46 @@ async fn lambda_fails_a_direct_invocation_with_failed_objects_so_it_is_retried()
     let out = r.handle(&fixture("s3-object-created.json"), false).await;
     assert!(glue_partition_registrar::lambda::respond(out).is_err());
 }
+
+#[tokio::test]
+async fn a_failed_sqs_record_without_a_message_id_brings_the_whole_batch_back() {
+    let t = create_table(CLICKSTREAM, YMD, None).await;
+    let event = json!({"Records": [
+        {"messageId": "fine", "eventSource": "aws:sqs",
+         "body": s3_event(&["clickstream/year=2026/month=11/day=25/a.parquet"]).to_string()},
+        {"eventSource": "aws:sqs", "body": "{not json"}
+    ]});
+    let out = registrar(&[&t]).handle(&event, false).await;
+    assert!(out.as_ref().unwrap().report.retry_whole_batch);
+    let err = glue_partition_registrar::lambda::respond(out).unwrap_err();
+    assert!(err.to_string().contains("no messageId"), "{err}");
+}
+
+#[tokio::test]
+async fn an_invocation_is_a_function_of_the_payload_and_the_deadline() {
+    let t = create_table(CLICKSTREAM, YMD, None).await;
+    let metrics = glue_partition_registrar::metrics::MetricsConfig {
+        namespace: "Test".into(),
+        function_name: "test".into(),
+        per_table: false,
+    };
+    let payload = std::fs::read_to_string(format!(
+        "{}/events/sqs-one-unparsable.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let response = glue_partition_registrar::lambda::invoke(
+        &registrar(&[&t]),
+        &metrics,
+        &payload,
+        "req-1",
+        glue_partition_registrar::core::Deadline::after(std::time::Duration::from_secs(30)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "059f36b4-87a3-44ab-83d2-661975960001"}]})
+    );
+    assert_eq!(partitions(&t).await.len(), 2);
+}

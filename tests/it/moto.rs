@@ -65,10 +65,15 @@ pub fn moto() -> &'static Moto {
 
 /// SDK configuration pointing at the emulator with dummy credentials.
 pub fn sdk_config() -> SdkConfig {
+    sdk_config_at(&moto().endpoint)
+}
+
+/// SDK configuration pointing at `endpoint` (the emulator, or a proxy in front of it).
+pub fn sdk_config_at(endpoint: &str) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .endpoint_url(&moto().endpoint)
+        .endpoint_url(endpoint)
         .http_client(glue_partition_registrar::aws::https_client())
         .credentials_provider(aws_sdk_glue::config::SharedCredentialsProvider::new(
             Credentials::new("testing", "testing", None, None, "tests"),

@@ -305,3 +305,165 @@ async fn object_arriving_while_its_partition_is_dropped_keeps_the_partition() {
         "the late object's partition must exist"
     );
 }
+
+/// Register a partition at a location of one's choosing, as `ALTER TABLE ADD PARTITION ...
+/// LOCATION` or a crawler would.
+async fn add_partition(t: &TableName, values: &[&str], location: &str) {
+    let input = aws_sdk_glue::types::PartitionInput::builder()
+        .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
+        .storage_descriptor(storage(location))
+        .build();
+    glue()
+        .create_partition()
+        .database_name(&t.database)
+        .table_name(&t.table)
+        .partition_input(input)
+        .send()
+        .await
+        .expect("create partition");
+}
+
+#[tokio::test]
+async fn removal_keeps_a_partition_registered_at_another_location_that_holds_data() {
+    let bucket = create_bucket().await;
+    let t = table_in(&bucket).await;
+    // The partition's data lives in an archive prefix; its usual directory is empty.
+    put_objects(&bucket, &["archive/2026/11/25/part-0.json".to_owned()]).await;
+    add_partition(
+        &t,
+        &["2026", "11", "25"],
+        &format!("s3://{bucket}/archive/2026/11/25/"),
+    )
+    .await;
+    let removed = "clickstream/year=2026/month=11/day=25/part-0.json";
+    let out = registrar_deleting(&t, true)
+        .handle(
+            &s3_event_in(&bucket, "ObjectRemoved:Delete", &[removed]),
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(out.report.deleted.is_empty());
+    assert_eq!(out.report.skipped[0].kind, "registered_elsewhere");
+    assert_eq!(partitions(&t).await.len(), 1);
+}
+
+#[tokio::test]
+async fn removal_checks_the_location_the_catalog_has_whatever_its_scheme() {
+    let bucket = create_bucket().await;
+    let t = table_in(&bucket).await;
+    let keys = day_keys("clickstream", 11, 25, 2);
+    put_objects(&bucket, &keys).await;
+    // A crawler registered it with an s3a:// location; one object is removed, one is left.
+    add_partition(
+        &t,
+        &["2026", "11", "25"],
+        &format!("s3a://{bucket}/clickstream/year=2026/month=11/day=25/"),
+    )
+    .await;
+    delete_objects(&bucket, &keys[..1]).await;
+    let r = registrar_deleting(&t, true);
+    let out = r
+        .handle(
+            &s3_event_in(&bucket, "ObjectRemoved:Delete", &[&keys[0]]),
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.report.skipped[0].kind, "partition_not_empty");
+    delete_objects(&bucket, &keys[1..]).await;
+    let out = r
+        .handle(
+            &s3_event_in(&bucket, "ObjectRemoved:Delete", &[&keys[1]]),
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.report.deleted.len(), 1);
+    assert!(out.report.deleted[0].location.starts_with("s3a://"));
+    assert!(partitions(&t).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_redelivered_removal_recreates_a_partition_dropped_while_its_data_came_back() {
+    let bucket = create_bucket().await;
+    let t = table_in(&bucket).await;
+    let keys = day_keys("clickstream", 11, 25, 2);
+    put_objects(&bucket, &keys[1..]).await;
+    // The state a failed re-check leaves behind: the partition dropped, data in its
+    // directory (an object arrived after the check that found it empty).
+    let message = s3_event_in(&bucket, "ObjectRemoved:Delete", &[&keys[0]]);
+    let out = registrar_deleting(&t, true)
+        .handle(&message, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        values(&out.report.created),
+        strings(&[&["2026", "11", "25"]])
+    );
+    assert_eq!(partitions(&t).await.len(), 1);
+}
+
+#[tokio::test]
+async fn sync_prune_rechecks_after_dropping_and_recreates_on_a_race() {
+    let bucket = create_bucket().await;
+    let t = table_in(&bucket).await;
+    let keys = day_keys("clickstream", 11, 25, 1);
+    put_objects(&bucket, &keys).await;
+    let late = "clickstream/year=2026/month=11/day=25/late-arrival.json".to_owned();
+    let hook_bucket = bucket.clone();
+    let r = registrar(&[&t]).with_after_delete(Arc::new(move |_location| {
+        let (bucket, late) = (hook_bucket.clone(), late.clone());
+        Box::pin(async move { put_objects(&bucket, &[late]).await })
+    }));
+    r.sync(&t, &options(), &LogProgress).await.unwrap();
+    delete_objects(&bucket, &keys).await;
+    let pruned = r
+        .sync(
+            &t,
+            &SyncOptions {
+                prune: true,
+                ..options()
+            },
+            &LogProgress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(pruned.deleted.len(), 1);
+    assert_eq!(pruned.created.len(), 1, "re-created after the race");
+    assert_eq!(partitions(&t).await.len(), 1);
+}
+
+#[tokio::test]
+async fn backfill_walks_past_folders_with_multibyte_names() {
+    let bucket = create_bucket().await;
+    let t = table_in(&bucket).await;
+    let mut keys = day_keys("clickstream", 11, 25, 2);
+    for stray in [
+        "clickstream/yé=1/a.json",
+        "clickstream/ye\u{301}ar=2026/a.json",
+        "clickstream/年=2026/month=11/day=25/a.json",
+        "clickstream/year=2026/mönth=11/a.json",
+        "clickstream/year=2026/month=11/день=25/a.json",
+        "clickstream/\u{1F600}/x",
+    ] {
+        keys.push(stray.to_owned());
+    }
+    put_objects(&bucket, &keys).await;
+    for page_size in [1000, 2] {
+        let report = registrar(&[&t])
+            .sync(
+                &t,
+                &SyncOptions {
+                    page_size,
+                    dry_run: true,
+                    ..options()
+                },
+                &LogProgress,
+            )
+            .await
+            .unwrap();
+        assert_eq!(report.created.len(), 1, "page size {page_size}");
+        assert_eq!(report.skipped.len(), 6, "{:?}", report.skipped);
+    }
+}

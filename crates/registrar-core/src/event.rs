@@ -815,6 +815,18 @@ mod tests {
             }
 
             #[test]
+            fn arbitrary_text_never_panics(
+                text in prop_oneof![
+                    "\\PC{0,200}",
+                    prop::collection::vec(any::<u8>(), 0..200)
+                        .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+                    json().prop_map(|v| format!("{{\"Records\": [{{\"eventSource\": \"aws:sqs\", \"body\": {}}}]}}", serde_json::to_string(&v.to_string()).unwrap())),
+                ]
+            ) {
+                let _ = norm_text(&text);
+            }
+
+            #[test]
             fn arbitrary_sqs_bodies_never_panic_and_keep_their_message(body in prop_oneof![
                 json().prop_map(|v| v.to_string()),
                 ".{0,40}"
