@@ -38,7 +38,7 @@ terraform-check: venv
 	$(VENV)/bin/checkov --directory terraform --framework terraform --quiet --compact --skip-download
 
 package: venv
-	$(ZIG_PATH) cargo zigbuild --release --locked --target $(TRIPLE).$(GLIBC) --target-dir target/lambda
+	$(ZIG_PATH) cargo zigbuild --release --locked --no-default-features --target $(TRIPLE).$(GLIBC) --target-dir target/lambda
 	$(PY) scripts/zip_bootstrap.py $(LAMBDA_BIN) $(ZIP)
 
 check-package: package

@@ -6,6 +6,7 @@ use aws_sdk_glue::types::{
     BatchUpdatePartitionRequestEntry, PartitionInput, PartitionValueList, StorageDescriptor,
 };
 use futures_util::StreamExt;
+use registrar_core::schema::Descriptor;
 use registrar_core::table::{TEMPLATE_PARAMETER, Table, TableError};
 use registrar_core::{Deadline, TableName};
 use std::collections::HashMap;
@@ -65,6 +66,18 @@ impl ServedTable {
             .storage_descriptor(sd)
             .build()
     }
+
+    /// A registered partition brought in line with the table's descriptor, keeping its own
+    /// location and parameters.
+    pub fn realigned(&self, partition: &CatalogPartition) -> PartitionInput {
+        let mut sd = self.descriptor.clone();
+        sd.location = partition.location.clone();
+        PartitionInput::builder()
+            .set_values(Some(partition.values.clone()))
+            .storage_descriptor(sd)
+            .set_parameters(partition.parameters.clone())
+            .build()
+    }
 }
 
 /// A partition as the catalog holds it.
@@ -74,8 +87,11 @@ pub struct CatalogPartition {
     /// The location the catalog has for it, which need not be where the layout puts it (a
     /// manual `ADD PARTITION ... LOCATION`, a crawler's `s3a://` path, an archive).
     pub location: Option<String>,
-    /// Absent when read without column schemas.
+    /// Without columns when read without column schemas.
     pub descriptor: Option<StorageDescriptor>,
+    /// The partition's own parameters (a crawler's statistics and the like), kept when
+    /// its descriptor is replaced.
+    pub parameters: Option<HashMap<String, String>>,
 }
 
 impl CatalogPartition {
@@ -86,7 +102,30 @@ impl CatalogPartition {
                 .storage_descriptor()
                 .and_then(|sd| sd.location().map(str::to_owned)),
             descriptor: p.storage_descriptor().cloned(),
+            parameters: p.parameters().cloned(),
         }
+    }
+}
+
+/// The parts of a storage descriptor that schema comparisons look at.
+pub fn descriptor_of(sd: &StorageDescriptor) -> Descriptor {
+    Descriptor {
+        columns: sd
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_owned(), c.r#type().unwrap_or("").to_owned()))
+            .collect(),
+        input_format: sd.input_format().map(str::to_owned),
+        output_format: sd.output_format().map(str::to_owned),
+        serde_library: sd
+            .serde_info()
+            .and_then(|s| s.serialization_library())
+            .map(str::to_owned),
+        serde_parameters: sd
+            .serde_info()
+            .and_then(|s| s.parameters())
+            .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
     }
 }
 

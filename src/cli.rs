@@ -74,18 +74,25 @@ enum Command {
         #[command(flatten)]
         run: SyncArgs,
     },
-    /// Like backfill; with --prune also drop catalog partitions whose location holds no data.
+    /// Like backfill; with --prune also drop catalog partitions whose location holds no data,
+    /// with --update-schema also bring partitions' schemas in line with the table's.
     ///
-    /// Never deletes without --prune; with --dry-run prints the plan and writes nothing.
+    /// Never deletes without --prune; with --dry-run prints the plan (and, with
+    /// --update-schema, what differs) and writes nothing.
     #[command(after_help = "Examples:
   glue-partition-registrar sync --table analytics.clickstream --prune --dry-run
-  glue-partition-registrar sync --table analytics.clickstream --prune")]
+  glue-partition-registrar sync --table analytics.clickstream --prune
+  glue-partition-registrar sync --table analytics.clickstream --update-schema --dry-run")]
     Sync {
         #[command(flatten)]
         run: SyncArgs,
         /// Also delete partitions whose location holds no object any more.
         #[arg(long)]
         prune: bool,
+        /// Also update every partition whose columns, formats or SerDe differ from the
+        /// table's (after a column was added), keeping each partition's location.
+        #[arg(long)]
+        update_schema: bool,
     },
 }
 
@@ -124,8 +131,12 @@ pub async fn run(cli: Cli) -> ExitCode {
             metrics,
         } => handle(&file, dry_run, metrics).await,
         Command::Explain { table, keys } => explain(&table, &keys).await,
-        Command::Backfill { run } => run_sync(run, false).await,
-        Command::Sync { run, prune } => run_sync(run, prune).await,
+        Command::Backfill { run } => run_sync(run, false, false).await,
+        Command::Sync {
+            run,
+            prune,
+            update_schema,
+        } => run_sync(run, prune, update_schema).await,
     };
     match result {
         Ok(code) => code,
@@ -269,12 +280,13 @@ impl Progress for Bar {
     }
 }
 
-async fn run_sync(args: SyncArgs, prune: bool) -> anyhow::Result<ExitCode> {
+async fn run_sync(args: SyncArgs, prune: bool, update_schema: bool) -> anyhow::Result<ExitCode> {
     let table = TableName::parse(&args.table)?;
     let registrar = registrar(Config::for_table_from_env(&table)?).await?;
     let options = SyncOptions {
         dry_run: args.dry_run,
         prune,
+        update_schema,
         concurrency: usize::from(args.concurrency),
         ..SyncOptions::default()
     };
@@ -288,11 +300,12 @@ async fn run_sync(args: SyncArgs, prune: bool) -> anyhow::Result<ExitCode> {
         Ok(report) => {
             println!("{}", serde_json::to_string_pretty(&report)?);
             eprintln!(
-                "{}: {} created, {} already registered, {} deleted, {} skipped, {} failed{}",
+                "{}: {} created, {} already registered, {} deleted, {} updated, {} skipped, {} failed{}",
                 table,
                 report.created.len(),
                 report.existing.len(),
                 report.deleted.len(),
+                report.updated.len(),
                 report.skipped.len(),
                 report.failed.len(),
                 if args.dry_run {

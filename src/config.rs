@@ -34,19 +34,23 @@ pub struct Config {
     /// How long table metadata stays cached in a warm process: schema changes made by a
     /// crawler or by Terraform are seen within this time.
     pub table_cache_ttl: Duration,
+    /// Read the Parquet footer of the first object of each new partition and report columns
+    /// that differ from the table's (`SCHEMA_DRIFT_DETECTION`).
+    pub schema_drift: bool,
     /// The Data Catalog to register in: another account's, when the catalog is kept
     /// centrally (and governed by Lake Formation). `None` is the function's own account.
     pub catalog_id: Option<String>,
 }
 
 /// Names of the variables, in one place so the Terraform wiring test can check them.
-pub const ENV_VARS: [&str; 6] = [
+pub const ENV_VARS: [&str; 7] = [
     "GLUE_TABLES",
     "GLUE_DATABASES",
     "DELETE_EMPTY_PARTITIONS",
     "LOG_LEVEL",
     "TABLE_CACHE_SECONDS",
     "GLUE_CATALOG_ID",
+    "SCHEMA_DRIFT_DETECTION",
 ];
 
 const DEFAULT_TABLE_CACHE: Duration = Duration::from_secs(300);
@@ -84,19 +88,18 @@ impl Config {
         if tables.is_empty() && databases.is_empty() {
             return Err(ConfigError::NothingToServe);
         }
-        let delete_empty_partitions = match lookup("DELETE_EMPTY_PARTITIONS") {
-            None => false,
-            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
-                "" | "false" | "0" | "no" => false,
-                "true" | "1" | "yes" => true,
-                _ => {
-                    return Err(ConfigError::NotABoolean {
-                        name: "DELETE_EMPTY_PARTITIONS",
-                        value: v,
-                    });
-                }
-            },
+        let flag = |name: &'static str| -> Result<bool, ConfigError> {
+            match lookup(name) {
+                None => Ok(false),
+                Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                    "" | "false" | "0" | "no" => Ok(false),
+                    "true" | "1" | "yes" => Ok(true),
+                    _ => Err(ConfigError::NotABoolean { name, value: v }),
+                },
+            }
         };
+        let delete_empty_partitions = flag("DELETE_EMPTY_PARTITIONS")?;
+        let schema_drift = flag("SCHEMA_DRIFT_DETECTION")?;
         let table_cache_ttl = match lookup("TABLE_CACHE_SECONDS") {
             None => DEFAULT_TABLE_CACHE,
             Some(v) => {
@@ -116,12 +119,19 @@ impl Config {
             tables,
             databases,
             delete_empty_partitions,
+            schema_drift,
             catalog_id,
             log_level: lookup("LOG_LEVEL")
                 .filter(|s| !s.trim().is_empty())
                 .unwrap_or_else(|| "info".to_owned()),
             table_cache_ttl,
         })
+    }
+
+    /// Whether this configuration serves the table: named in `GLUE_TABLES`, or in one of
+    /// `GLUE_DATABASES`.
+    pub fn serves(&self, table: &TableName) -> bool {
+        self.tables.contains(table) || self.databases.contains(&table.database)
     }
 
     /// Serving exactly one table, as `explain`, `backfill` and `sync` need; the rest of the
@@ -143,6 +153,7 @@ impl Config {
             delete_empty_partitions: false,
             log_level: "info".to_owned(),
             table_cache_ttl: DEFAULT_TABLE_CACHE,
+            schema_drift: false,
             catalog_id: None,
         }
     }

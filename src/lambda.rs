@@ -149,6 +149,8 @@ mod maintenance {
         #[serde(default)]
         prune: bool,
         #[serde(default)]
+        update_schema: bool,
+        #[serde(default)]
         concurrency: Option<usize>,
     }
 
@@ -174,6 +176,7 @@ mod maintenance {
             serde_json::from_value::<Request>(body)
                 .map(|mut r| {
                     r.prune &= kind == "sync";
+                    r.update_schema &= kind == "sync";
                     r
                 })
                 .map_err(|e| format!("malformed {kind} request: {e}").into()),
@@ -189,6 +192,7 @@ mod maintenance {
         let options = SyncOptions {
             dry_run: request.dry_run,
             prune: request.prune,
+            update_schema: request.update_schema,
             concurrency: request.concurrency.unwrap_or(8).clamp(1, 64),
             deadline: deadline.earlier(MARGIN),
             ..SyncOptions::default()
@@ -200,6 +204,7 @@ mod maintenance {
             created = report.created.len(),
             existing = report.existing.len(),
             deleted = report.deleted.len(),
+            updated = report.updated.len(),
             failed = report.failed.len(),
             stopped = report.stopped.as_deref(),
             "sync summary"

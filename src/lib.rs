@@ -11,6 +11,7 @@ pub mod aws;
 pub mod cache;
 pub mod catalog;
 pub mod config;
+pub mod drift;
 pub mod handler;
 pub mod lambda;
 pub mod logging;

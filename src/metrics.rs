@@ -79,6 +79,7 @@ pub fn documents(
             ("PartitionsDeleted", "Count", report.deleted.len() as f64),
             ("ObjectsSkipped", "Count", report.skipped.len() as f64),
             ("ObjectsFailed", "Count", report.failed.len() as f64),
+            ("SchemaDrift", "Count", report.schema_drift.len() as f64),
             ("GlueRequests", "Count", stats.glue_requests.total() as f64),
             (
                 "GlueThrottles",

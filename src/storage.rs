@@ -61,6 +61,31 @@ impl Storage {
         })
     }
 
+    /// The last `bytes` bytes of an object (all of it when it is smaller): one ranged GET.
+    pub async fn read_tail(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: u64,
+        deadline: Deadline,
+    ) -> Result<Vec<u8>, CallError> {
+        let send = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .range(format!("bytes=-{bytes}"))
+            .send();
+        let out = call(deadline, S3, "GetObject", send).await?;
+        let body = out.body.collect().await.map_err(|e| CallError {
+            service: S3,
+            operation: "GetObject",
+            kind: crate::aws::ErrorKind::Transient,
+            detail: format!("s3://{bucket}/{key}: reading the body failed: {e}"),
+        })?;
+        Ok(body.into_bytes().to_vec())
+    }
+
     /// Whether a partition directory holds data: any key under it that is not a folder
     /// marker or hidden (`_SUCCESS`, `_temporary/`, `.spark-staging-*`). A directory of a
     /// million objects costs one request when its first page answers the question; a hidden

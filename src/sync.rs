@@ -3,12 +3,15 @@
 //! drop what no longer has data, through the same partition writer as the event path.
 
 use crate::aws::{CallError, ErrorKind};
-use crate::catalog::{CatalogError, CatalogPartition, Registered, ServedTable, WRITE_CHUNK};
+use crate::catalog::{
+    CatalogError, CatalogPartition, Registered, ServedTable, WRITE_CHUNK, descriptor_of,
+};
 use crate::handler::Registrar;
 use crate::writer::Settled;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use registrar_core::report::{PartitionEntry, Report};
+use registrar_core::report::{PartitionEntry, Report, UpdatedEntry};
+use registrar_core::schema::descriptor_changes;
 use registrar_core::walk::{Found, ListPage, ListRequest, Walk};
 use registrar_core::{Deadline, TableName};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -21,6 +24,9 @@ pub struct SyncOptions {
     pub dry_run: bool,
     /// Also drop catalog partitions whose location holds no data any more.
     pub prune: bool,
+    /// Also bring every partition's storage descriptor (columns, formats, SerDe) in line
+    /// with the table's, keeping each partition's location.
+    pub update_schema: bool,
     /// S3 listings and Glue chunks in flight at once.
     pub concurrency: usize,
     /// Stop cleanly, reporting where, once this passes (the Lambda deadline).
@@ -34,6 +40,7 @@ impl Default for SyncOptions {
         Self {
             dry_run: false,
             prune: false,
+            update_schema: false,
             concurrency: 8,
             deadline: Deadline::NONE,
             page_size: 1000,
@@ -108,21 +115,26 @@ async fn run(
     report: &mut Report,
 ) -> Result<(), SyncError> {
     let deadline = options.deadline;
-    let served = registrar.served_tables_by(deadline).await?;
-    let served = served
-        .get(table)
-        .ok_or_else(|| SyncError::NotServed(table.clone()))?;
+    if !registrar.config().serves(table) {
+        return Err(SyncError::NotServed(table.clone()));
+    }
+    // Read afresh, not from the warm cache: a sync is the place where a changed table
+    // (a new column) must be seen at once.
+    let served = &registrar.catalog().table(table, deadline).await?;
 
     progress.phase("reading the catalog", None);
     let catalog: HashMap<Vec<String>, CatalogPartition> = registrar
         .catalog()
-        .partitions(table, false, deadline)
+        .partitions(table, options.update_schema, deadline)
         .await?
         .into_iter()
         .map(|p| (p.values.clone(), p))
         .collect();
 
     let walked = walk(registrar, served, &catalog, options, progress, report).await;
+    if options.update_schema {
+        update_schemas(registrar, served, &catalog, options, progress, report).await;
+    }
     if options.prune {
         match walked {
             Ok(seen) => {
@@ -256,6 +268,66 @@ async fn walk(
         }
     }
     if complete { Ok(seen) } else { Err(()) }
+}
+
+/// Bring registered partitions whose descriptor differs from the table's in line with it:
+/// `BatchUpdatePartition`, 100 per request, each partition keeping its own location.
+async fn update_schemas(
+    registrar: &Registrar,
+    served: &ServedTable,
+    catalog: &HashMap<Vec<String>, CatalogPartition>,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+    report: &mut Report,
+) {
+    let table = &served.table;
+    let wanted = descriptor_of(&served.descriptor);
+    let mut stale: Vec<(&CatalogPartition, Vec<&'static str>)> = catalog
+        .values()
+        .filter_map(|p| {
+            let have = descriptor_of(p.descriptor.as_ref()?);
+            let changes = descriptor_changes(&wanted, &have);
+            (!changes.is_empty()).then_some((p, changes))
+        })
+        .collect();
+    stale.sort_by(|a, b| a.0.values.cmp(&b.0.values));
+    progress.phase("updating schemas", Some(stale.len() as u64));
+    let entry = |p: &CatalogPartition, changes: &[&str]| UpdatedEntry {
+        partition: PartitionEntry::new(
+            &table.name,
+            &p.values,
+            p.location.as_deref().unwrap_or_default(),
+        ),
+        changes: changes.iter().map(|c| c.to_string()).collect(),
+    };
+    if options.dry_run {
+        report
+            .updated
+            .extend(stale.iter().map(|(p, changes)| entry(p, changes)));
+        progress.advance(stale.len() as u64);
+        return;
+    }
+    for chunk in stale.chunks(WRITE_CHUNK * options.concurrency.max(1)) {
+        let inputs = chunk
+            .iter()
+            .map(|(p, _)| (p.values.clone(), served.realigned(p)))
+            .collect();
+        let results = registrar
+            .catalog()
+            .update_partitions(&table.name, inputs, options.deadline)
+            .await;
+        for ((p, changes), result) in chunk.iter().zip(results) {
+            match result {
+                Ok(()) => report.updated.push(entry(p, changes)),
+                Err(e) => report.fail(
+                    &table.location.bucket,
+                    p.location.as_deref().unwrap_or_default(),
+                    &format!("{e}; partition {:?} keeps its old schema", p.values),
+                ),
+            }
+        }
+        progress.advance(chunk.len() as u64);
+    }
 }
 
 /// Drop the catalog's partitions the walk did not find, when their locations hold no data.

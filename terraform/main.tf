@@ -289,6 +289,12 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   statement {
+    sid       = "ReadParquetFooters"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket_arn}/${var.table_prefix}/*"]
+  }
+
+  statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.lambda.arn}:*"]
@@ -341,6 +347,7 @@ resource "aws_lambda_function" "this" {
       LOG_LEVEL               = var.log_level
       TABLE_CACHE_SECONDS     = tostring(var.table_cache_seconds)
       GLUE_CATALOG_ID         = ""
+      SCHEMA_DRIFT_DETECTION  = "false"
       METRICS_NAMESPACE       = var.metrics_namespace
       METRICS_PER_TABLE       = "true"
     }

@@ -17,6 +17,7 @@ pub mod layout;
 pub mod name;
 pub mod plan;
 pub mod report;
+pub mod schema;
 pub mod table;
 pub mod types;
 pub mod walk;
