@@ -6,7 +6,10 @@ PY := $(VENV)/bin/python
 TARGET_DIR := $(shell cargo metadata --format-version 1 --no-deps 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 BIN := $(TARGET_DIR)/debug/glue-partition-registrar
 
-# The Lambda package: provided.al2023 runs Amazon Linux 2023, whose glibc is 2.34.
+# The Lambda package: provided.al2023 runs Amazon Linux 2023, whose glibc is 2.34. It is
+# built without the CLI's profile credentials; `make package FEATURES=schema-drift` adds the
+# Parquet reader for SCHEMA_DRIFT_DETECTION (about 0.9 MiB more).
+FEATURES ?=
 ARCH ?= x86_64
 GLIBC := 2.34
 TRIPLE := $(ARCH)-unknown-linux-gnu
@@ -15,7 +18,7 @@ ZIP := dist/bootstrap.zip
 # cargo-zigbuild and zig come from the venv (PyPI: cargo-zigbuild, ziglang).
 ZIG_PATH := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: test demo bench bench-smoke lint unit terraform-check package check-package venv clean
+.PHONY: test demo bench bench-smoke lint unit terraform-check deploy-test package check-package venv clean
 
 # A Python venv with moto's server (the local AWS emulator), terraform, checkov and the
 # Lambda cross-build tools.
@@ -34,11 +37,17 @@ unit: venv
 	cargo test --workspace --locked
 
 terraform-check: venv
-	$(VENV)/bin/terraform fmt -check -recursive terraform
+	$(VENV)/bin/terraform fmt -check -recursive terraform tests/deploy
 	$(VENV)/bin/checkov --directory terraform --framework terraform --quiet --compact --skip-download
 
+# The module initialised, validated, planned for three configurations, applied on the
+# emulator, used end to end and destroyed (tests/deploy/run.py). Needs the binary that
+# `cargo test` builds.
+deploy-test: venv unit
+	$(PY) tests/deploy/run.py $(BIN)
+
 package: venv
-	$(ZIG_PATH) cargo zigbuild --release --locked --no-default-features --target $(TRIPLE).$(GLIBC) --target-dir target/lambda
+	$(ZIG_PATH) cargo zigbuild --release --locked --no-default-features $(if $(FEATURES),--features $(FEATURES)) --target $(TRIPLE).$(GLIBC) --target-dir target/lambda
 	$(PY) scripts/zip_bootstrap.py $(LAMBDA_BIN) $(ZIP)
 
 check-package: package
@@ -52,7 +61,7 @@ bench-smoke: venv
 	cargo test --no-run --locked
 	$(PY) bench/e2e.py $(BIN) --smoke
 
-test: venv lint unit terraform-check check-package bench-smoke
+test: venv lint unit terraform-check deploy-test check-package bench-smoke
 
 # The figures of README's "Performance": criterion for planning, then the shipped binary
 # end to end against moto. Writes bench/results.json.

@@ -10,7 +10,7 @@ use glue_partition_registrar::core::event::EventError;
 use glue_partition_registrar::handler::{HandleError, Registrar};
 use glue_partition_registrar::metrics::MetricsConfig;
 use glue_partition_registrar::sync::{LogProgress, Progress, SyncError, SyncOptions, sync};
-use glue_partition_registrar::{lambda, logging};
+use glue_partition_registrar::{lambda, logging, maintenance};
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
@@ -31,6 +31,8 @@ pub struct Cli {
 enum Command {
     /// Process one event document exactly as the Lambda would and print the report as JSON.
     ///
+    /// Any event the function accepts: S3, SNS, SQS and EventBridge events, a failure record
+    /// from its dead-letter queue, or a `{"backfill": ..}` / `{"sync": ..}` request.
     /// Exit status: 0 when nothing failed, 1 when any object failed, 2 on unusable input or
     /// configuration.
     #[command(after_help = "Examples:
@@ -204,6 +206,16 @@ async fn handle(file: &str, dry_run: bool, metrics: bool) -> anyhow::Result<Exit
     let (event, source) = read_event(file)?;
     let config = Config::from_env()?;
     let registrar = registrar(config).await?;
+    if let Some(request) = maintenance::parse(&event) {
+        let report =
+            maintenance::run(&registrar, &request?.dry_run(dry_run), Deadline::NONE).await?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(if report.has_failures() {
+            ExitCode::from(FAILED)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     match registrar.handle_text(&event, dry_run, Deadline::NONE).await {
         Ok(outcome) => {
             if metrics {

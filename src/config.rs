@@ -22,6 +22,10 @@ pub enum ConfigError {
     NotSeconds { name: &'static str, value: String },
     #[error("GLUE_CATALOG_ID=`{0}` is not an AWS account id (12 digits)")]
     NotAnAccount(String),
+    #[error(
+        "SCHEMA_DRIFT_DETECTION is on, but this build has no Parquet reader (build with the cargo feature schema-drift)"
+    )]
+    NoDriftDetection,
 }
 
 /// Everything the registrar reads from its environment.
@@ -100,6 +104,9 @@ impl Config {
         };
         let delete_empty_partitions = flag("DELETE_EMPTY_PARTITIONS")?;
         let schema_drift = flag("SCHEMA_DRIFT_DETECTION")?;
+        if schema_drift && !cfg!(feature = "schema-drift") {
+            return Err(ConfigError::NoDriftDetection);
+        }
         let table_cache_ttl = match lookup("TABLE_CACHE_SECONDS") {
             None => DEFAULT_TABLE_CACHE,
             Some(v) => {

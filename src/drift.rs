@@ -4,12 +4,20 @@
 //! and counted (`SchemaDrift`); the partition is registered all the same.
 
 use crate::aws::CallError;
+use crate::catalog::ServedTable;
 use crate::storage::Storage;
 use aws_sdk_glue::types::StorageDescriptor;
+use futures_util::StreamExt;
 use parquet::basic::{ConvertedType, LogicalType, Type as Physical};
 use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::schema::types::Type;
 use registrar_core::Deadline;
+use registrar_core::event::ObjectEvent;
+use registrar_core::report::DriftEntry;
+use registrar_core::schema::column_drift;
+
+/// Footers read at once.
+const CONCURRENCY: usize = 4;
 
 /// The first read takes the file's last 64 KiB: the footer of a typical file fits, so one
 /// request answers; a larger footer costs a second one of exactly its size.
@@ -27,6 +35,54 @@ pub enum FooterError {
         key: String,
         message: String,
     },
+}
+
+/// Compare the first object of each new partition with its table: one entry per object
+/// whose columns differ, each also logged. A footer that cannot be read is logged, never a
+/// failure: the partition is registered all the same.
+pub async fn check(
+    storage: &Storage,
+    table: &ServedTable,
+    objects: &[&ObjectEvent<'_>],
+    deadline: Deadline,
+) -> Vec<DriftEntry> {
+    let columns = table_columns(&table.descriptor);
+    let name = &table.table.name;
+    let mut found = Vec::new();
+    let mut checks = futures_util::stream::iter(objects)
+        .map(|o| async move { (*o, file_columns(storage, o.bucket, o.key, deadline).await) })
+        .buffer_unordered(CONCURRENCY);
+    while let Some((object, read)) = checks.next().await {
+        match read {
+            Ok(file) => {
+                let differences = column_drift(&columns, &file);
+                if differences.is_empty() {
+                    continue;
+                }
+                tracing::warn!(
+                    bucket = object.bucket,
+                    key = object.key,
+                    table = %name,
+                    differences = ?differences,
+                    "schema drift"
+                );
+                found.push(DriftEntry {
+                    bucket: object.bucket.to_owned(),
+                    key: object.key.to_owned(),
+                    database: name.database.clone(),
+                    table: name.table.clone(),
+                    differences,
+                });
+            }
+            Err(e) => tracing::warn!(
+                bucket = object.bucket,
+                key = object.key,
+                error = %e,
+                "schema drift not checked"
+            ),
+        }
+    }
+    found
 }
 
 /// Whether a table's files are Parquet (its input format or SerDe says so).

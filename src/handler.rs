@@ -2,22 +2,21 @@
 //! tables, plan, hand the partitions to the writer, and account for every object.
 
 use crate::aws::{Clients, RequestCounts};
-use crate::catalog::{Catalog, CatalogError, Registered, ServedTable};
+use crate::catalog::{Catalog, CatalogError, Registered};
 use crate::config::Config;
+#[cfg(feature = "schema-drift")]
 use crate::drift;
 use crate::storage::Storage;
 use crate::tables::{ServedTables, TableCache};
 use crate::writer::{AfterDelete, PartitionWriter, Settled};
 use bumpalo::Bump;
-use futures_util::StreamExt;
 use registrar_core::Deadline;
 use registrar_core::event::{
     Change, EventError, Normalised, ObjectEvent, normalise, normalise_text,
 };
 use registrar_core::layout::Skip;
 use registrar_core::plan::{PlannedPartition, TableIndex, plan};
-use registrar_core::report::{DriftEntry, Ledger, PartitionEntry, Reason, Report};
-use registrar_core::schema::column_drift;
+use registrar_core::report::{Ledger, PartitionEntry, Reason, Report};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -267,57 +266,14 @@ impl Registrar {
                     Err(e) => partition.objects.iter().for_each(|o| ledger.fail(o, &e)),
                 }
             }
+            #[cfg(feature = "schema-drift")]
             if self.config.schema_drift && !dry_run && drift::is_parquet(&table.descriptor) {
-                self.check_drift(table, &created, deadline, ledger).await;
-            }
-        }
-    }
-
-    /// Compare the first object of each new partition with its table (see `drift`). A
-    /// footer that cannot be read is logged, never a failure: the partition is registered.
-    async fn check_drift(
-        &self,
-        table: &ServedTable,
-        objects: &[&ObjectEvent<'_>],
-        deadline: Deadline,
-        ledger: &mut Ledger<'_, '_>,
-    ) {
-        let columns = drift::table_columns(&table.descriptor);
-        let mut checks = futures_util::stream::iter(objects)
-            .map(|o| async move {
-                let found = drift::file_columns(&self.storage, o.bucket, o.key, deadline).await;
-                (*o, found)
-            })
-            .buffer_unordered(CHUNK_CONCURRENCY);
-        while let Some((object, found)) = checks.next().await {
-            match found {
-                Ok(file) => {
-                    let differences = column_drift(&columns, &file);
-                    if differences.is_empty() {
-                        continue;
-                    }
-                    tracing::warn!(
-                        bucket = object.bucket,
-                        key = object.key,
-                        table = %table.table.name,
-                        differences = ?differences,
-                        "schema drift"
-                    );
-                    ledger.drift(DriftEntry {
-                        bucket: object.bucket.to_owned(),
-                        key: object.key.to_owned(),
-                        database: table.table.name.database.clone(),
-                        table: table.table.name.table.clone(),
-                        differences,
-                    });
+                for entry in drift::check(&self.storage, table, &created, deadline).await {
+                    ledger.drift(entry);
                 }
-                Err(e) => tracing::warn!(
-                    bucket = object.bucket,
-                    key = object.key,
-                    error = %e,
-                    "schema drift not checked"
-                ),
             }
+            #[cfg(not(feature = "schema-drift"))]
+            let _ = created;
         }
     }
 

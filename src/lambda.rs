@@ -3,6 +3,7 @@
 //! without the runtime, so it is tested as a function.
 
 use crate::handler::{HandleError, Outcome, Registrar};
+use crate::maintenance;
 use crate::metrics::{self, MetricsConfig};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -16,6 +17,8 @@ use tracing::Instrument;
 /// Time kept back from an event's deadline to write the report and answer: Glue and S3
 /// calls stop this long before Lambda would kill the process.
 pub const EVENT_MARGIN: Duration = Duration::from_secs(1);
+/// The same for a backfill or sync, which stops between steps and reports where.
+pub const REPAIR_MARGIN: Duration = Duration::from_secs(5);
 
 /// Serve invocations until the runtime stops the process.
 pub async fn serve(registrar: Registrar) -> Result<(), lambda_runtime::Error> {
@@ -62,7 +65,14 @@ pub async fn invoke(
     deadline: Deadline,
 ) -> Result<Value, lambda_runtime::Error> {
     if let Some(request) = maintenance::parse(payload) {
-        return maintenance::run(registrar, request?, deadline).await;
+        let result = match request {
+            Ok(request) => {
+                maintenance::run(registrar, &request, deadline.earlier(REPAIR_MARGIN)).await
+            }
+            Err(e) => Err(e),
+        };
+        metrics::emit_repair(metrics, result.as_ref().ok(), Some(request_id));
+        return Ok(serde_json::to_value(result?)?);
     }
     let result = registrar
         .handle_text(payload, false, deadline.earlier(EVENT_MARGIN))
@@ -125,128 +135,4 @@ pub fn respond(outcome: Result<Outcome, HandleError>) -> Result<Value, lambda_ru
         .into());
     }
     Ok(serde_json::to_value(report)?)
-}
-
-/// Scheduled repairs: `{"backfill": {"table": "db.t"}}` or `{"sync": {"table": "db.t", "prune": true}}`.
-mod maintenance {
-    use crate::config::TableName;
-    use crate::handler::Registrar;
-    use crate::sync::{LogProgress, SyncOptions, sync};
-    use registrar_core::Deadline;
-    use serde::Deserialize;
-    use serde_json::Value;
-    use std::time::Duration;
-
-    /// Time kept back from the Lambda deadline to finish the report and return it.
-    const MARGIN: Duration = Duration::from_secs(5);
-
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    pub struct Request {
-        table: String,
-        #[serde(default)]
-        dry_run: bool,
-        #[serde(default)]
-        prune: bool,
-        #[serde(default)]
-        update_schema: bool,
-        #[serde(default)]
-        concurrency: Option<usize>,
-    }
-
-    /// Only `backfill` or `sync` at the top: any other event fails this at its first field.
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Envelope {
-        backfill: Option<Value>,
-        sync: Option<Value>,
-    }
-
-    /// `None` when the event is not a maintenance request.
-    pub fn parse(payload: &str) -> Option<Result<Request, lambda_runtime::Error>> {
-        let envelope: Envelope = serde_json::from_str(payload).ok()?;
-        let (kind, body) = match envelope {
-            Envelope {
-                backfill: Some(b), ..
-            } => ("backfill", b),
-            Envelope { sync: Some(b), .. } => ("sync", b),
-            _ => return None,
-        };
-        Some(
-            serde_json::from_value::<Request>(body)
-                .map(|mut r| {
-                    r.prune &= kind == "sync";
-                    r.update_schema &= kind == "sync";
-                    r
-                })
-                .map_err(|e| format!("malformed {kind} request: {e}").into()),
-        )
-    }
-
-    pub async fn run(
-        registrar: &Registrar,
-        request: Request,
-        deadline: Deadline,
-    ) -> Result<Value, lambda_runtime::Error> {
-        let table = TableName::parse(&request.table)?;
-        let options = SyncOptions {
-            dry_run: request.dry_run,
-            prune: request.prune,
-            update_schema: request.update_schema,
-            concurrency: request.concurrency.unwrap_or(8).clamp(1, 64),
-            deadline: deadline.earlier(MARGIN),
-            ..SyncOptions::default()
-        };
-        // Boxed: the sync future is deep enough to overflow the compiler's layout limit inline.
-        let report = Box::pin(sync(registrar, &table, &options, &LogProgress)).await?;
-        tracing::info!(
-            table = %table,
-            created = report.created.len(),
-            existing = report.existing.len(),
-            deleted = report.deleted.len(),
-            updated = report.updated.len(),
-            failed = report.failed.len(),
-            stopped = report.stopped.as_deref(),
-            "sync summary"
-        );
-        Ok(serde_json::to_value(report)?)
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-        use serde_json::json;
-
-        #[test]
-        fn other_events_are_not_maintenance() {
-            assert!(parse(&json!({"Records": []}).to_string()).is_none());
-        }
-
-        #[test]
-        fn backfill_never_prunes() {
-            let r = parse(&json!({"backfill": {"table": "d.t", "prune": true}}).to_string())
-                .unwrap()
-                .unwrap();
-            assert!(!r.prune);
-            assert_eq!(r.table, "d.t");
-        }
-
-        #[test]
-        fn sync_may_prune() {
-            let r = parse(
-                &json!({"sync": {"table": "d.t", "prune": true, "dry_run": true}}).to_string(),
-            )
-            .unwrap()
-            .unwrap();
-            assert!(r.prune && r.dry_run);
-        }
-
-        #[test]
-        fn malformed_request_is_an_error_naming_it() {
-            let err = parse(&json!({"sync": {"tabel": "d.t"}}).to_string())
-                .unwrap()
-                .unwrap_err();
-            assert!(err.to_string().contains("malformed sync request"));
-        }
-    }
 }

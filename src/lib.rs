@@ -11,10 +11,12 @@ pub mod aws;
 pub mod cache;
 pub mod catalog;
 pub mod config;
+#[cfg(feature = "schema-drift")]
 pub mod drift;
 pub mod handler;
 pub mod lambda;
 pub mod logging;
+pub mod maintenance;
 pub mod metrics;
 pub mod storage;
 pub mod sync;

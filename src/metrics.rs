@@ -2,6 +2,7 @@
 //! turns into metrics, so metrics cost no API call and no latency in the function.
 
 use crate::handler::Outcome;
+use registrar_core::report::Report;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -139,12 +140,61 @@ pub fn documents(
     docs
 }
 
+/// The EMF document of a scheduled repair (a backfill or sync request): that it ran, and
+/// how many partitions it could not handle (a failed run counts one), so an alarm can tell
+/// a repair that failed or never ran.
+pub fn repair_document(
+    config: &MetricsConfig,
+    report: Option<&Report>,
+    timestamp_ms: u128,
+    request_id: Option<&str>,
+) -> Value {
+    let failures = report.map_or(1, |r| r.failed.len() + usize::from(r.stopped.is_some()));
+    let count = |f: fn(&Report) -> usize| report.map_or(0, f) as f64;
+    let mut doc = document(
+        config,
+        timestamp_ms,
+        ("FunctionName", &config.function_name),
+        &[
+            ("RepairRuns", "Count", 1.0),
+            ("RepairFailures", "Count", failures as f64),
+            (
+                "RepairPartitionsCreated",
+                "Count",
+                count(|r| r.created.len()),
+            ),
+            (
+                "RepairPartitionsDeleted",
+                "Count",
+                count(|r| r.deleted.len()),
+            ),
+            (
+                "RepairPartitionsUpdated",
+                "Count",
+                count(|r| r.updated.len()),
+            ),
+        ],
+    );
+    if let Some(id) = request_id {
+        doc["requestId"] = json!(id);
+    }
+    doc
+}
+
+/// Print a repair's EMF document.
+pub fn emit_repair(config: &MetricsConfig, report: Option<&Report>, request_id: Option<&str>) {
+    println!("{}", repair_document(config, report, now_ms(), request_id));
+}
+
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
+
 /// Print the invocation's EMF documents, one JSON line each.
 pub fn emit(config: &MetricsConfig, outcome: &Outcome, request_id: Option<&str>, to_stderr: bool) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    for doc in documents(config, outcome, now, request_id) {
+    for doc in documents(config, outcome, now_ms(), request_id) {
         if to_stderr {
             eprintln!("{doc}");
         } else {
@@ -157,7 +207,7 @@ pub fn emit(config: &MetricsConfig, outcome: &Outcome, request_id: Option<&str>,
 mod tests {
     use super::*;
     use crate::handler::Stats;
-    use registrar_core::report::{PartitionEntry, Report, SkippedEntry};
+    use registrar_core::report::{FailedEntry, PartitionEntry, SkippedEntry};
 
     fn config() -> MetricsConfig {
         MetricsConfig {
@@ -213,6 +263,24 @@ mod tests {
             .find(|d| d["Reason"] == "folder_marker")
             .unwrap();
         assert_eq!(folder["ObjectsSkipped"], 2.0);
+    }
+
+    #[test]
+    fn a_repair_counts_its_failures_and_a_failed_run_as_one() {
+        let mut report = Report::default();
+        report.failed.push(FailedEntry {
+            bucket: "b".into(),
+            key: "k".into(),
+            error: "e".into(),
+        });
+        report.stopped = Some("deadline".into());
+        let doc = repair_document(&config(), Some(&report), 1, None);
+        assert_eq!(doc["RepairRuns"], 1.0);
+        assert_eq!(doc["RepairFailures"], 2.0);
+        assert_eq!(
+            repair_document(&config(), None, 1, None)["RepairFailures"],
+            1.0
+        );
     }
 
     #[test]

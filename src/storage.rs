@@ -62,6 +62,7 @@ impl Storage {
     }
 
     /// The last `bytes` bytes of an object (all of it when it is smaller): one ranged GET.
+    #[cfg(feature = "schema-drift")]
     pub async fn read_tail(
         &self,
         bucket: &str,

@@ -9,26 +9,50 @@ locals {
 
   bucket_name = var.create_bucket ? aws_s3_bucket.data[0].id : var.bucket_name
   bucket_arn  = "arn:${local.partition}:s3:::${var.bucket_name}"
-  location    = "s3://${var.bucket_name}/${var.table_prefix}/"
+  key_prefix  = var.table_prefix == "" ? "" : "${var.table_prefix}/"
+  location    = "s3://${var.bucket_name}/${local.key_prefix}"
   lambda_zip  = coalesce(var.lambda_zip, "${path.module}/../dist/bootstrap.zip")
+  table       = "${var.database_name}.${var.table_name}"
+  # The crawler names its table after the last folder of its target.
+  crawler_table = reverse(split("/", var.table_prefix))[0]
 
-  databases = distinct(concat([var.database_name], var.extra_databases))
+  catalog_id = coalesce(var.catalog_id, local.account)
+  databases  = distinct(concat([var.database_name], var.extra_databases))
+  repairs    = var.repair_schedule != null
+
+  # What the function calls decides what it may call (tests/deploy checks the two against
+  # each other for every configuration it plans).
+  lists_objects    = var.delete_empty_partitions || local.repairs
+  drops_partitions = var.delete_empty_partitions || (local.repairs && var.repair_prune)
+  glue_actions = concat(
+    ["glue:GetTable", "glue:BatchCreatePartition"],
+    length(var.extra_databases) > 0 ? ["glue:GetTables"] : [],
+    local.repairs ? ["glue:GetPartitions"] : [],
+    var.delete_empty_partitions ? ["glue:BatchGetPartition"] : [],
+    local.drops_partitions ? ["glue:DeletePartition"] : [],
+    local.repairs && var.repair_update_schema ? ["glue:BatchUpdatePartition"] : [],
+  )
 
   formats = {
     parquet = {
       input  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
       output = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
       serde  = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+      params = { "serialization.format" = "1" }
     }
     json = {
       input  = "org.apache.hadoop.mapred.TextInputFormat"
       output = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
       serde  = "org.openx.data.jsonserde.JsonSerDe"
+      params = {}
     }
+    # Without field.delim LazySimpleSerDe splits on \001, and every row lands in the first
+    # column. Partitions copy these parameters.
     csv = {
       input  = "org.apache.hadoop.mapred.TextInputFormat"
       output = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
       serde  = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
+      params = { "field.delim" = var.csv_delimiter, "serialization.format" = var.csv_delimiter }
     }
   }
 
@@ -102,7 +126,7 @@ data "aws_iam_policy_document" "tls_only" {
 }
 
 resource "aws_s3_bucket_policy" "tls_only" {
-  count = var.create_bucket ? 1 : 0
+  count = var.create_bucket && var.require_tls ? 1 : 0
 
   bucket     = aws_s3_bucket.data[0].id
   policy     = data.aws_iam_policy_document.tls_only.json
@@ -114,19 +138,24 @@ resource "aws_s3_bucket_policy" "tls_only" {
 ################################################################################
 
 resource "aws_glue_catalog_database" "this" {
-  name = var.database_name
+  count = var.create_database ? 1 : 0
+
+  catalog_id = local.catalog_id
+  name       = var.database_name
 }
 
 resource "aws_glue_catalog_table" "this" {
   count = var.schema_source == "terraform" ? 1 : 0
 
+  catalog_id    = local.catalog_id
   name          = var.table_name
-  database_name = aws_glue_catalog_database.this.name
+  database_name = var.create_database ? aws_glue_catalog_database.this[0].name : var.database_name
   table_type    = "EXTERNAL_TABLE"
 
   parameters = merge(
     { classification = var.data_format, EXTERNAL = "TRUE" },
     var.location_template == null ? {} : { "storage.location.template" = var.location_template },
+    var.data_format == "csv" && var.csv_header ? { "skip.header.line.count" = "1" } : {},
   )
 
   storage_descriptor {
@@ -136,6 +165,7 @@ resource "aws_glue_catalog_table" "this" {
 
     ser_de_info {
       serialization_library = local.formats[var.data_format].serde
+      parameters            = local.formats[var.data_format].params
     }
 
     dynamic "columns" {
@@ -152,6 +182,27 @@ resource "aws_glue_catalog_table" "this" {
     content {
       name = partition_keys.value.name
       type = partition_keys.value.type
+    }
+  }
+}
+
+# Athena plans a query over many partitions by reading the index instead of listing them.
+resource "aws_glue_partition_index" "this" {
+  count = var.schema_source == "terraform" && length(var.partition_index_keys) > 0 ? 1 : 0
+
+  catalog_id    = local.catalog_id
+  database_name = aws_glue_catalog_table.this[0].database_name
+  table_name    = aws_glue_catalog_table.this[0].name
+
+  partition_index {
+    index_name = "${var.table_name}_by_${join("_", var.partition_index_keys)}"
+    keys       = var.partition_index_keys
+  }
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for i, k in var.partition_index_keys : try(var.partition_keys[i].name, null) == k])
+      error_message = "partition_index_keys must be leading partition keys, in order (for year/month/day: [\"year\"] or [\"year\", \"month\"] ...)."
     }
   }
 }
@@ -184,11 +235,19 @@ resource "aws_iam_role_policy_attachment" "crawler_service" {
 data "aws_iam_policy_document" "crawler_read" {
   statement {
     actions   = ["s3:GetObject"]
-    resources = ["${local.bucket_arn}/${var.table_prefix}/*"]
+    resources = ["${local.bucket_arn}/${local.key_prefix}*"]
   }
   statement {
     actions   = ["s3:ListBucket"]
     resources = [local.bucket_arn]
+  }
+  # An SSE-KMS bucket's objects are unreadable without their key.
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
   }
 }
 
@@ -201,15 +260,16 @@ resource "aws_iam_role_policy" "crawler_read" {
 }
 
 # Runs once, by hand (`aws glue start-crawler --name ...`): no schedule. Afterwards the
-# registrar keeps partitions current and the crawler is never needed again.
+# registrar keeps partitions current and the crawler is never needed again. Until it has run,
+# the table does not exist: every event fails (TableNotFound) and waits in the dead-letter
+# queue (see the crawler_next_step output).
 resource "aws_glue_crawler" "this" {
   # checkov:skip=CKV_AWS_195:The crawler only reads the data and writes catalog metadata: it has no output or job bookmarks for a security configuration to encrypt.
   count = var.schema_source == "crawler" ? 1 : 0
 
   name          = "${var.name}-${var.table_name}"
-  database_name = aws_glue_catalog_database.this.name
+  database_name = var.create_database ? aws_glue_catalog_database.this[0].name : var.database_name
   role          = aws_iam_role.crawler[0].arn
-  table_prefix  = ""
 
   s3_target {
     path       = local.location
@@ -231,6 +291,17 @@ resource "aws_glue_crawler" "this" {
   })
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.table_prefix != "" && local.crawler_table == var.table_name
+      error_message = "A crawler names its table after the last folder of its path: with schema_source = \"crawler\", set table_name = \"${local.crawler_table}\" (or a table_prefix ending in /${var.table_name}), so that the function serves the table the crawler makes."
+    }
+    precondition {
+      condition     = var.location_template == null
+      error_message = "location_template needs schema_source = \"terraform\": a crawler does not set storage.location.template on the tables it makes, so the function would read the layout as Hive's."
+    }
+  }
 }
 
 ################################################################################
@@ -240,6 +311,8 @@ resource "aws_glue_crawler" "this" {
 resource "aws_cloudwatch_log_group" "lambda" {
   # checkov:skip=CKV_AWS_158:Logs hold object keys and partition values, no secrets; CloudWatch encrypts at rest by default.
   # checkov:skip=CKV_AWS_338:Retention is a cost choice, set by log_retention_days.
+  count = var.create_log_group ? 1 : 0
+
   name              = "/aws/lambda/${var.name}"
   retention_in_days = var.log_retention_days
   tags              = var.tags
@@ -261,45 +334,54 @@ resource "aws_iam_role" "lambda" {
   tags               = var.tags
 }
 
-# Least privilege: exactly the Glue and S3 actions src/ calls (tests/it/terraform.rs checks
-# the two against each other), on this catalog's databases and tables and this bucket only.
+# Least privilege: exactly the Glue and S3 actions the function calls in this configuration,
+# on this catalog's databases and tables and this bucket only.
 data "aws_iam_policy_document" "lambda" {
   statement {
-    sid = "GlueCatalog"
-    actions = [
-      "glue:GetTable",
-      "glue:GetTables",
-      "glue:GetPartitions",
-      "glue:BatchGetPartition",
-      "glue:BatchCreatePartition",
-      "glue:BatchUpdatePartition",
-      "glue:DeletePartition",
-    ]
+    sid     = "GlueCatalog"
+    actions = local.glue_actions
     resources = concat(
-      ["arn:${local.partition}:glue:${local.region}:${local.account}:catalog"],
-      [for db in local.databases : "arn:${local.partition}:glue:${local.region}:${local.account}:database/${db}"],
-      [for db in local.databases : "arn:${local.partition}:glue:${local.region}:${local.account}:table/${db}/*"],
+      ["arn:${local.partition}:glue:${local.region}:${local.catalog_id}:catalog"],
+      [for db in local.databases : "arn:${local.partition}:glue:${local.region}:${local.catalog_id}:database/${db}"],
+      [for db in local.databases : "arn:${local.partition}:glue:${local.region}:${local.catalog_id}:table/${db}/*"],
     )
   }
 
-  statement {
-    sid       = "ListTableData"
-    actions   = ["s3:ListBucket"]
-    resources = [local.bucket_arn]
+  dynamic "statement" {
+    for_each = local.lists_objects ? [1] : []
+    content {
+      sid       = "ListTableData"
+      actions   = ["s3:ListBucket"]
+      resources = [local.bucket_arn]
+    }
   }
 
-  statement {
-    sid       = "ReadParquetFooters"
-    actions   = ["s3:GetObject"]
-    resources = ["${local.bucket_arn}/${var.table_prefix}/*"]
+  dynamic "statement" {
+    for_each = var.schema_drift_detection ? [1] : []
+    content {
+      sid       = "ReadParquetFooters"
+      actions   = ["s3:GetObject"]
+      resources = ["${local.bucket_arn}/${local.key_prefix}*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.schema_drift_detection && var.kms_key_arn != null ? [var.kms_key_arn] : []
+    content {
+      sid       = "DecryptParquetFooters"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
   }
 
   statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.lambda.arn}:*"]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda/${var.name}:*"]
   }
 
+  # Failed asynchronous invocations' records go to the dead-letter queue (the on-failure
+  # destination); SQS mode also reads its queue.
   statement {
     sid       = "DeadLetter"
     actions   = ["sqs:SendMessage"]
@@ -322,10 +404,31 @@ resource "aws_iam_role_policy" "lambda" {
   policy = data.aws_iam_policy_document.lambda.json
 }
 
+# A catalog governed by Lake Formation checks its own permissions besides IAM's.
+resource "aws_lakeformation_permissions" "table" {
+  count = var.lake_formation_permissions ? 1 : 0
+
+  catalog_id = local.catalog_id
+  principal  = aws_iam_role.lambda.arn
+  permissions = distinct(concat(
+    ["DESCRIBE", "INSERT"],
+    local.repairs || var.delete_empty_partitions ? ["SELECT"] : [],
+    local.drops_partitions ? ["DELETE"] : [],
+    local.repairs && var.repair_update_schema ? ["ALTER"] : [],
+  ))
+
+  table {
+    catalog_id    = local.catalog_id
+    database_name = var.database_name
+    name          = var.table_name
+  }
+}
+
 resource "aws_lambda_function" "this" {
   # checkov:skip=CKV_AWS_117:The function calls only Glue and S3 public endpoints; a VPC would add NAT cost and cold-start time for no isolation gain.
   # checkov:skip=CKV_AWS_173:The environment holds table names and flags, no secrets.
   # checkov:skip=CKV_AWS_272:Code signing needs a signing profile the user may not have; the package is built from source by `make package`.
+  # checkov:skip=CKV_AWS_116:Failures reach the dead-letter queue through the on-failure destination (with the error) or the SQS redrive policy; a function DLQ as well would deliver each failure twice.
   function_name    = var.name
   description      = "Registers Glue partitions for objects landing under ${local.location}"
   role             = aws_iam_role.lambda.arn
@@ -333,7 +436,7 @@ resource "aws_lambda_function" "this" {
   handler          = "bootstrap"
   architectures    = [var.architecture]
   filename         = local.lambda_zip
-  source_code_hash = filebase64sha256(local.lambda_zip)
+  source_code_hash = fileexists(local.lambda_zip) ? filebase64sha256(local.lambda_zip) : null
   memory_size      = var.memory_size
   timeout          = var.timeout
 
@@ -341,20 +444,16 @@ resource "aws_lambda_function" "this" {
 
   environment {
     variables = {
-      GLUE_TABLES             = "${var.database_name}.${var.table_name}"
+      GLUE_TABLES             = local.table
       GLUE_DATABASES          = join(",", var.extra_databases)
+      GLUE_CATALOG_ID         = var.catalog_id == null ? "" : var.catalog_id
       DELETE_EMPTY_PARTITIONS = tostring(var.delete_empty_partitions)
+      SCHEMA_DRIFT_DETECTION  = tostring(var.schema_drift_detection)
       LOG_LEVEL               = var.log_level
       TABLE_CACHE_SECONDS     = tostring(var.table_cache_seconds)
-      GLUE_CATALOG_ID         = ""
-      SCHEMA_DRIFT_DETECTION  = "false"
       METRICS_NAMESPACE       = var.metrics_namespace
       METRICS_PER_TABLE       = "true"
     }
-  }
-
-  dead_letter_config {
-    target_arn = aws_sqs_queue.dlq.arn
   }
 
   tracing_config {
@@ -363,6 +462,27 @@ resource "aws_lambda_function" "this" {
 
   tags       = var.tags
   depends_on = [aws_cloudwatch_log_group.lambda, aws_iam_role_policy.lambda]
+
+  lifecycle {
+    precondition {
+      condition     = fileexists(local.lambda_zip)
+      error_message = "No deployment package at ${local.lambda_zip}: run `make package` in the repository first (or set lambda_zip)."
+    }
+  }
+}
+
+# Asynchronous invocations (S3 events in "s3" mode, scheduled repairs): retried, then their
+# failure record, which holds the event, goes to the dead-letter queue.
+resource "aws_lambda_function_event_invoke_config" "this" {
+  function_name                = aws_lambda_function.this.function_name
+  maximum_retry_attempts       = var.async_retry_attempts
+  maximum_event_age_in_seconds = 21600
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.dlq.arn
+    }
+  }
 }
 
 ################################################################################
@@ -388,26 +508,13 @@ resource "aws_lambda_permission" "s3" {
   source_account = local.account
 }
 
-resource "aws_lambda_function_event_invoke_config" "this" {
-  count = var.trigger_mode == "s3" ? 1 : 0
-
-  function_name                = aws_lambda_function.this.function_name
-  maximum_retry_attempts       = var.async_retry_attempts
-  maximum_event_age_in_seconds = 21600
-
-  destination_config {
-    on_failure {
-      destination = aws_sqs_queue.dlq.arn
-    }
-  }
-}
-
 # trigger_mode = "sqs"
 resource "aws_sqs_queue" "events" {
   count = var.trigger_mode == "sqs" ? 1 : 0
 
-  name                       = "${var.name}-events"
-  visibility_timeout_seconds = var.timeout * 6
+  name = "${var.name}-events"
+  # Lambda's advice: six times the function's timeout, plus the batching window.
+  visibility_timeout_seconds = var.timeout * 6 + var.sqs_batching_window_seconds
   message_retention_seconds  = 345600
   sqs_managed_sse_enabled    = true
   redrive_policy = jsonencode({
@@ -455,6 +562,13 @@ resource "aws_lambda_event_source_mapping" "sqs" {
   batch_size                         = var.sqs_batch_size
   maximum_batching_window_in_seconds = var.sqs_batching_window_seconds
   function_response_types            = ["ReportBatchItemFailures"]
+
+  lifecycle {
+    precondition {
+      condition     = var.sqs_batch_size <= 10 || var.sqs_batching_window_seconds >= 1
+      error_message = "Lambda takes more than 10 SQS messages per invocation only with a batching window: set sqs_batching_window_seconds to at least 1, or sqs_batch_size to at most 10."
+    }
+  }
 }
 
 resource "aws_s3_bucket_notification" "this" {
@@ -465,7 +579,7 @@ resource "aws_s3_bucket_notification" "this" {
     content {
       lambda_function_arn = aws_lambda_function.this.arn
       events              = local.notification_events
-      filter_prefix       = "${var.table_prefix}/"
+      filter_prefix       = local.key_prefix
       filter_suffix       = var.filter_suffix
     }
   }
@@ -475,7 +589,7 @@ resource "aws_s3_bucket_notification" "this" {
     content {
       queue_arn     = aws_sqs_queue.events[0].arn
       events        = local.notification_events
-      filter_prefix = "${var.table_prefix}/"
+      filter_prefix = local.key_prefix
       filter_suffix = var.filter_suffix
     }
   }
@@ -484,10 +598,49 @@ resource "aws_s3_bucket_notification" "this" {
 }
 
 ################################################################################
+# Scheduled repair: a sync on a schedule, the safety net for events lost upstream
+################################################################################
+
+resource "aws_cloudwatch_event_rule" "repair" {
+  count = local.repairs ? 1 : 0
+
+  name                = "${var.name}-repair"
+  description         = "Runs a sync of ${local.table}: registers partitions whose events were lost."
+  schedule_expression = var.repair_schedule
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "repair" {
+  count = local.repairs ? 1 : 0
+
+  rule = aws_cloudwatch_event_rule.repair[0].name
+  arn  = aws_lambda_function.this.arn
+  input = jsonencode({
+    sync = {
+      table         = local.table
+      prune         = var.repair_prune
+      update_schema = var.repair_update_schema
+    }
+  })
+}
+
+resource "aws_lambda_permission" "repair" {
+  count = local.repairs ? 1 : 0
+
+  statement_id  = "AllowScheduledRepair"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.repair[0].arn
+}
+
+################################################################################
 # Athena: query the new partitions at once
 ################################################################################
 
 resource "aws_athena_workgroup" "this" {
+  count = var.create_athena_workgroup ? 1 : 0
+
   name          = var.name
   force_destroy = true
 

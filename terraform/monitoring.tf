@@ -2,9 +2,47 @@
 # Alarms and dashboard: know within minutes that new data is not reaching the catalog
 ################################################################################
 
+# The AWS-managed alias/aws/sns key cannot be used here: its key policy does not admit
+# CloudWatch, so an encrypted topic would silently drop every alarm. This key's policy does.
+data "aws_iam_policy_document" "alarm_key" {
+  # checkov:skip=CKV_AWS_109:A key policy's resource is always "*" (the key itself); the account root keeps administering the key, as AWS's default key policy does.
+  # checkov:skip=CKV_AWS_111:A key policy's resource is always "*" (the key itself).
+  # checkov:skip=CKV_AWS_356:A key policy's resource is always "*" (the key itself).
+  statement {
+    sid       = "AccountAdministers"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account}:root"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchPublishes"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_kms_key" "alarms" {
+  count = var.encrypt_alarm_topic ? 1 : 0
+
+  description             = "${var.name}: encrypts the alarm topic; CloudWatch may use it to publish"
+  enable_key_rotation     = true
+  deletion_window_in_days = 7
+  policy                  = data.aws_iam_policy_document.alarm_key.json
+  tags                    = var.tags
+}
+
 resource "aws_sns_topic" "alarms" {
+  # checkov:skip=CKV_AWS_26:Encrypted with a key of this module unless encrypt_alarm_topic is false.
   name              = "${var.name}-alarms"
-  kms_master_key_id = "alias/aws/sns"
+  kms_master_key_id = var.encrypt_alarm_topic ? aws_kms_key.alarms[0].arn : null
   tags              = var.tags
 }
 
@@ -39,16 +77,35 @@ locals {
       dimensions  = local.function_dimensions
     }
     dead_letters = {
-      description = "Events reached the dead-letter queue: their partitions may be missing. Fix the cause, then redrive the DLQ."
+      description = var.trigger_mode == "sqs" ? "Events reached the dead-letter queue: their partitions may be missing. Fix the cause, then move them back to the events queue (aws sqs start-message-move-task --source-arn <DLQ ARN>) or run a sync." : "Failed invocations' records reached the dead-letter queue: their partitions may be missing. Fix the cause, then hand each record to `glue-partition-registrar handle` (it reads the event inside) or run a sync."
       namespace   = "AWS/SQS"
       metric      = "ApproximateNumberOfMessagesVisible"
       dimensions  = { QueueName = aws_sqs_queue.dlq.name }
     }
   }
+
+  optional_alarms = merge(
+    var.schema_drift_detection ? {
+      schema_drift = {
+        description = "New Parquet files have columns that differ from the table's: read the function's 'schema drift' log lines, then change the table and run sync --update-schema."
+        namespace   = var.metrics_namespace
+        metric      = "SchemaDrift"
+        dimensions  = local.function_dimensions
+      }
+    } : {},
+    local.repairs ? {
+      repair_failures = {
+        description = "The scheduled repair could not register, drop or update some partitions, or stopped at its deadline: read its 'sync summary' log line and the report."
+        namespace   = var.metrics_namespace
+        metric      = "RepairFailures"
+        dimensions  = local.function_dimensions
+      }
+    } : {},
+  )
 }
 
 resource "aws_cloudwatch_metric_alarm" "this" {
-  for_each = local.alarms
+  for_each = merge(local.alarms, local.optional_alarms)
 
   alarm_name          = "${var.name}-${replace(each.key, "_", "-")}"
   alarm_description   = each.value.description
@@ -86,6 +143,26 @@ resource "aws_cloudwatch_metric_alarm" "no_new_partition" {
   tags                = var.tags
 }
 
+# A repair that never ran is a failure too: the schedule or its permission is broken.
+resource "aws_cloudwatch_metric_alarm" "repair_missing" {
+  count = local.repairs ? 1 : 0
+
+  alarm_name          = "${var.name}-repair-missing"
+  alarm_description   = "No scheduled repair ran for a day: check the EventBridge rule ${var.name}-repair and the function's errors."
+  namespace           = var.metrics_namespace
+  metric_name         = "RepairRuns"
+  dimensions          = local.function_dimensions
+  statistic           = "Sum"
+  period              = 86400
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}
+
 resource "aws_cloudwatch_dashboard" "this" {
   dashboard_name = var.name
   dashboard_body = jsonencode({
@@ -94,7 +171,7 @@ resource "aws_cloudwatch_dashboard" "this" {
         type = "metric", x = 0, y = 0, width = 12, height = 6
         properties = {
           title = "Objects and partitions", region = local.region, stat = "Sum", period = 300
-          metrics = [for m in ["ObjectsSeen", "PartitionsCreated", "PartitionsExisting", "ObjectsSkipped", "ObjectsFailed"] :
+          metrics = [for m in ["ObjectsSeen", "PartitionsCreated", "PartitionsExisting", "ObjectsSkipped", "ObjectsFailed", "SchemaDrift"] :
           [var.metrics_namespace, m, "FunctionName", aws_lambda_function.this.function_name]]
         }
       },
@@ -110,7 +187,7 @@ resource "aws_cloudwatch_dashboard" "this" {
         type = "metric", x = 0, y = 6, width = 12, height = 6
         properties = {
           title = "Skipped objects by reason", region = local.region, stat = "Sum", period = 300
-          metrics = [for r in ["outside_tables", "folder_marker", "hidden_segment", "incomplete_path", "not_partition_path", "not_template_path", "invalid_value", "ignored_event", "removal_ignored"] :
+          metrics = [for r in ["outside_tables", "folder_marker", "hidden_segment", "incomplete_path", "not_partition_path", "not_template_path", "invalid_value", "ignored_event", "removal_ignored", "partition_not_empty", "not_registered", "registered_elsewhere", "location_not_s3"] :
           [var.metrics_namespace, "ObjectsSkipped", "Reason", r]]
         }
       },

@@ -1,5 +1,6 @@
 terraform {
-  required_version = ">= 1.3.0"
+  # 1.5: strcontains() in the variables' validation.
+  required_version = ">= 1.5.0"
 
   required_providers {
     aws = {

@@ -469,3 +469,13 @@ async fn an_invocation_is_a_function_of_the_payload_and_the_deadline() {
     );
     assert_eq!(partitions(&t).await.len(), 2);
 }
+
+#[tokio::test]
+async fn a_dead_letter_failure_record_registers_the_event_that_failed() {
+    let t = create_table(CLICKSTREAM, YMD, None).await;
+    let out = registrar(&[&t])
+        .handle(&fixture("lambda-destination-failure.json"), false)
+        .await
+        .unwrap();
+    assert_eq!(values(&out.report.created), strings(&[K25]));
+}

@@ -202,6 +202,11 @@ impl<'a> Reader<'a> {
         if doc.get("Type").and_then(Value::as_str) == Some("Notification") {
             return self.read_embedded(doc.get("Message"), m, depth);
         }
+        // A Lambda on-failure destination record (what the dead-letter queue holds in "s3"
+        // trigger mode): the event that failed is its request payload.
+        if let (Some(payload), Some(_)) = (doc.get("requestPayload"), doc.get("requestContext")) {
+            return self.read_document(payload, m, depth + 1);
+        }
         if doc.get("detail-type").is_some() {
             return self.read_eventbridge(doc, m);
         }
@@ -628,6 +633,7 @@ fn first_record(doc: &Value) -> Option<&Value> {
 
 fn recognised_shape(doc: &Value) -> bool {
     doc.get("Records").is_some()
+        || doc.get("requestPayload").is_some()
         || doc.get("Event").is_some()
         || doc.get("detail-type").is_some()
         || doc.get("Type").is_some()
@@ -686,6 +692,14 @@ mod tests {
         assert!(!n.from_sqs);
         assert_eq!(n.objects[0].key, "t/a b=1/f");
         assert_eq!(n.objects[0].change, Change::Created);
+    }
+
+    #[test]
+    fn a_failure_record_gives_the_event_that_failed() {
+        let doc = json!({"version": "1.0", "requestContext": {"condition": "RetriesExhausted"},
+                         "requestPayload": {"Records": [s3_record("ObjectCreated:Put", "b", "t/k")]},
+                         "responsePayload": {"errorMessage": "boom"}});
+        assert_eq!(norm(&doc).unwrap().objects[0].key, "t/k");
     }
 
     #[test]
