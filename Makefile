@@ -18,7 +18,7 @@ ZIP := dist/bootstrap.zip
 # cargo-zigbuild and zig come from the venv (PyPI: cargo-zigbuild, ziglang).
 ZIG_PATH := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: test demo bench bench-smoke lint unit terraform-check deploy-test package check-package venv clean
+.PHONY: test demo bench bench-smoke lint unit terraform-check deploy-test query-test package check-package venv clean
 
 # A Python venv with moto's server (the local AWS emulator), terraform, checkov and the
 # Lambda cross-build tools.
@@ -61,7 +61,12 @@ bench-smoke: venv
 	cargo test --no-run --locked
 	$(PY) bench/e2e.py $(BIN) --smoke
 
-test: venv lint unit terraform-check deploy-test check-package bench-smoke
+# Query at once: Hive and template layouts registered, then read back with SQL over exactly
+# the partitions Glue lists (tests/query/run.py).
+query-test: venv unit
+	$(PY) tests/query/run.py $(BIN)
+
+test: venv lint unit terraform-check deploy-test query-test check-package bench-smoke
 
 # The figures of README's "Performance": criterion for planning, then the shipped binary
 # end to end against moto. Writes bench/results.json.
