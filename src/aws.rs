@@ -220,11 +220,24 @@ pub fn https_client() -> SharedHttpClient {
         .build_https()
 }
 
+/// The HTTP client for an endpoint: a plain http:// one (the emulator, an endpoint inside a
+/// VPC) needs no TLS, and its client never loads the root certificates (an HTTPS client loads
+/// them as soon as an SDK client is built on it).
+fn http_client_for(endpoint: Option<&str>) -> SharedHttpClient {
+    match endpoint {
+        Some(url) if url.starts_with("http://") => {
+            aws_smithy_http_client::Builder::new().build_http()
+        }
+        _ => https_client(),
+    }
+}
+
 /// Load the SDK configuration from the environment (`AWS_REGION`, `AWS_ENDPOINT_URL`,
 /// profiles, the Lambda role).
 pub async fn load_sdk_config() -> SdkConfig {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client())
+        .http_client(http_client_for(endpoint.as_deref()))
         .load()
         .await
 }
@@ -351,7 +364,10 @@ impl Clients {
         use aws_sdk_glue::config::retry::RetryPartition;
         let glue_requests = Arc::new(RequestCounter::default());
         let s3_requests = Arc::new(RequestCounter::default());
-        let http = sdk.http_client().unwrap_or_else(https_client);
+        let http = match sdk.endpoint_url() {
+            Some(url) if url.starts_with("http://") => http_client_for(Some(url)),
+            _ => sdk.http_client().unwrap_or_else(https_client),
+        };
         let glue = aws_sdk_glue::config::Builder::from(sdk)
             .http_client(http.clone())
             .retry_config(options.retry_config())

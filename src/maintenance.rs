@@ -91,18 +91,7 @@ pub async fn run(
         ..SyncOptions::default()
     };
     // Boxed: the sync future is deep enough to overflow the compiler's layout limit inline.
-    let report = Box::pin(sync(registrar, &table, &options, &LogProgress)).await?;
-    tracing::info!(
-        table = %table,
-        created = report.created.len(),
-        existing = report.existing.len(),
-        deleted = report.deleted.len(),
-        updated = report.updated.len(),
-        failed = report.failed.len(),
-        stopped = report.stopped.as_deref(),
-        "sync summary"
-    );
-    Ok(report)
+    Ok(Box::pin(sync(registrar, &table, &options, &LogProgress)).await?)
 }
 
 #[cfg(test)]

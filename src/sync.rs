@@ -91,20 +91,45 @@ pub async fn sync(
     options: &SyncOptions,
     progress: &dyn Progress,
 ) -> Result<Report, SyncError> {
+    let started = std::time::Instant::now();
+    let glue_before = registrar.clients().glue_requests.snapshot();
+    let s3_before = registrar.clients().s3_requests.snapshot();
     let mut report = Report {
         dry_run: options.dry_run,
         ..Report::default()
     };
     match run(registrar, table, options, progress, &mut report).await {
-        Ok(()) => Ok(report),
+        Ok(()) => {}
         Err(SyncError::Catalog(CatalogError::Call(e))) if e.kind == ErrorKind::Deadline => {
             report.stopped = Some(format!(
                 "stopped at the deadline while reading {table} from the catalog; nothing was registered, run again"
             ));
-            Ok(report)
         }
-        Err(e) => Err(e),
+        Err(e) => return Err(e),
     }
+    let glue = registrar
+        .clients()
+        .glue_requests
+        .snapshot()
+        .since(&glue_before);
+    let s3 = registrar.clients().s3_requests.snapshot().since(&s3_before);
+    tracing::info!(
+        table = %table,
+        created = report.created.len(),
+        existing = report.existing.len(),
+        deleted = report.deleted.len(),
+        updated = report.updated.len(),
+        skipped = report.skipped.len(),
+        failed = report.failed.len(),
+        stopped = report.stopped.as_deref(),
+        glue_requests = glue.total(),
+        glue_ops = %glue,
+        s3_requests = s3.total(),
+        s3_ops = %s3,
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "sync summary"
+    );
+    Ok(report)
 }
 
 async fn run(

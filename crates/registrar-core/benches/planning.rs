@@ -1,7 +1,9 @@
-//! Planning throughput: decode + match + parse + validate + dedupe, on one core.
-//! `make bench` runs it; `cargo test --benches` (in `make test`) runs each case once.
+//! Planning throughput (decode + match + parse + validate + dedupe), and reading a 10,000-record
+//! SQS batch and planning it, measured as CPU time (user + system) of this thread, with the
+//! heap allocations it makes per record. `make bench` runs it; `make test` runs each case once.
 
 use bumpalo::Bump;
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use registrar_core::TableName;
 use registrar_core::decode::decode_notification_key;
@@ -9,7 +11,94 @@ use registrar_core::event::normalise_text;
 use registrar_core::plan::{TableIndex, plan};
 use registrar_core::table::Table;
 use serde_json::{Value, json};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Counts heap allocations, to report them per record.
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// CPU time (user + system) of the calling thread: what Lambda bills, whatever else the
+/// machine is doing.
+struct CpuTime;
+
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+impl Measurement for CpuTime {
+    type Intermediate = Duration;
+    type Value = Duration;
+    fn start(&self) -> Duration {
+        thread_cpu()
+    }
+    fn end(&self, start: Duration) -> Duration {
+        thread_cpu() - start
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, d: &Duration) -> f64 {
+        d.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
+struct CpuFormatter;
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, ns: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = if ns < 1e3 {
+            (1.0, "ns cpu")
+        } else if ns < 1e6 {
+            (1e-3, "µs cpu")
+        } else {
+            (1e-6, "ms cpu")
+        };
+        values.iter_mut().for_each(|v| *v *= factor);
+        unit
+    }
+    fn scale_throughputs(&self, _: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        if let Throughput::Elements(n) = t {
+            values.iter_mut().for_each(|v| *v = *n as f64 * 1e9 / *v);
+        }
+        "elem/s cpu"
+    }
+    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
 
 const RECORDS: usize = 10_000;
 const PARTITIONS: usize = 1_000;
@@ -70,7 +159,7 @@ pub fn sqs_batch() -> Value {
     json!({ "Records": records })
 }
 
-fn planning(c: &mut Criterion) {
+fn planning(c: &mut Criterion<CpuTime>) {
     let mut group = c.benchmark_group("plan_keys");
     group.throughput(Throughput::Elements(RECORDS as u64));
     for template in [false, true] {
@@ -101,16 +190,36 @@ fn planning(c: &mut Criterion) {
     let batch = sqs_batch().to_string();
     let tables = [table(false)];
     let index = TableIndex::new(&tables);
+    let read_and_plan = || {
+        let arena = Bump::new();
+        let event = normalise_text(black_box(&batch), &arena).unwrap();
+        let p = plan(&index, &event.objects);
+        assert_eq!(p.partitions.len(), PARTITIONS);
+        black_box(&p);
+    };
     c.bench_function("sqs_batch_10k/normalise_and_plan", |b| {
-        b.iter(|| {
-            let arena = Bump::new();
-            let event = normalise_text(black_box(&batch), &arena).unwrap();
-            let p = plan(&index, &event.objects);
-            assert_eq!(p.partitions.len(), PARTITIONS);
-            black_box(&p);
-        })
+        b.iter(read_and_plan)
     });
+
+    // Heap allocations of one reading and planning of the batch, per record, beside
+    // criterion's figures (bench/e2e.py reports them).
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    read_and_plan();
+    let per_record = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / RECORDS as f64;
+    println!("sqs_batch_10k/normalise_and_plan: {per_record:.2} heap allocations per record");
+    if let Ok(dir) = std::env::var("CRITERION_HOME") {
+        let path = std::path::Path::new(&dir).join("sqs_batch_10k_allocations.json");
+        let _ = std::fs::write(path, format!("{{\"per_record\": {per_record:.3}}}\n"));
+    }
 }
 
-criterion_group!(benches, planning);
+fn cpu_time() -> Criterion<CpuTime> {
+    Criterion::default().with_measurement(CpuTime)
+}
+
+criterion_group! {
+    name = benches;
+    config = cpu_time();
+    targets = planning
+}
 criterion_main!(benches);

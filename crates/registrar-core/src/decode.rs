@@ -22,50 +22,52 @@ pub fn decode_notification_key(raw: &str) -> Result<Cow<'_, str>, DecodeError> {
     if !needs_decoding(raw) {
         return Ok(Cow::Borrowed(raw));
     }
-    let mut out = Vec::with_capacity(raw.len());
-    decode_bytes(raw.as_bytes(), |b| out.push(b));
+    let mut out = vec![0; raw.len()];
+    let n = decode_into(raw.as_bytes(), &mut out);
+    out.truncate(n);
     String::from_utf8(out)
         .map(Cow::Owned)
         .map_err(|_| DecodeError::NotUtf8(raw.to_owned()))
 }
 
-/// [`decode_notification_key`] into an arena: a decoded key costs no heap allocation of
-/// its own, and an undecoded one is the same slice.
-pub fn decode_notification_key_in<'a>(
-    raw: &'a str,
-    arena: &'a Bump,
-) -> Result<&'a str, DecodeError> {
-    if !needs_decoding(raw) {
-        return Ok(raw);
-    }
-    let mut out = bumpalo::collections::Vec::with_capacity_in(raw.len(), arena);
-    decode_bytes(raw.as_bytes(), |b| out.push(b));
-    bumpalo::collections::String::from_utf8(out)
-        .map(|s| s.into_bump_str())
-        .map_err(|_| DecodeError::NotUtf8(raw.to_owned()))
+/// [`decode_notification_key`] into an arena: the decoded key costs no heap allocation of
+/// its own. (A key with nothing to decode needs no call: it is already itself.)
+pub fn decode_notification_key_in<'a>(raw: &str, arena: &'a Bump) -> Result<&'a str, DecodeError> {
+    let out = arena.alloc_slice_fill_copy(raw.len(), 0u8);
+    let n = decode_into(raw.as_bytes(), out);
+    std::str::from_utf8(&out[..n]).map_err(|_| DecodeError::NotUtf8(raw.to_owned()))
 }
 
-fn needs_decoding(raw: &str) -> bool {
+/// Whether a notification key holds anything to decode (`+` or `%`).
+pub fn needs_decoding(raw: &str) -> bool {
     raw.bytes().any(|b| matches!(b, b'+' | b'%'))
 }
 
-/// One pass over the bytes: this runs for every object of every event.
-fn decode_bytes(bytes: &[u8], mut push: impl FnMut(u8)) {
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    push(h << 4 | l);
-                    i += 2;
-                }
-                _ => push(b'%'),
-            },
-            b => push(b),
-        }
-        i += 1;
+/// Decode `raw` into `out` (at least as long: decoding never lengthens), returning the length
+/// written. Runs without `+` or `%` are copied whole: this runs for every object of every
+/// event.
+fn decode_into(raw: &[u8], out: &mut [u8]) -> usize {
+    let (mut i, mut n) = (0, 0);
+    while i < raw.len() {
+        let run = raw[i..]
+            .iter()
+            .position(|b| matches!(b, b'+' | b'%'))
+            .unwrap_or(raw.len() - i);
+        out[n..n + run].copy_from_slice(&raw[i..i + run]);
+        (i, n) = (i + run, n + run);
+        let Some(&b) = raw.get(i) else { break };
+        let escape = match b {
+            b'+' => Some((b' ', 1)),
+            _ if i + 2 < raw.len() => hex(raw[i + 1])
+                .zip(hex(raw[i + 2]))
+                .map(|(h, l)| (h << 4 | l, 3)),
+            _ => None,
+        };
+        let (byte, width) = escape.unwrap_or((b'%', 1));
+        out[n] = byte;
+        (i, n) = (i + width, n + 1);
     }
+    n
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -136,6 +138,37 @@ mod tests {
     #[test]
     fn malformed_percent_sequence_is_kept_literally() {
         assert_eq!(decode_notification_key("t/100%zz").unwrap(), "t/100%zz");
+    }
+
+    /// The byte-at-a-time decoding the fast one must agree with.
+    fn reference(raw: &str) -> Option<String> {
+        let b = raw.as_bytes();
+        let (mut out, mut i) = (Vec::new(), 0);
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < b.len() && hex(b[i + 1]).is_some() && hex(b[i + 2]).is_some() => {
+                    out.push(hex(b[i + 1]).unwrap() << 4 | hex(b[i + 2]).unwrap());
+                    i += 2;
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).ok()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decoding_agrees_with_the_byte_at_a_time_reference(
+            raw in "([a-z/=é +%]|%[0-9A-Fa-f]{2}|%[G-Z]{1,2}){0,30}"
+        ) {
+            let arena = Bump::new();
+            let fast = decode_notification_key(&raw).ok().map(|c| c.into_owned());
+            proptest::prop_assert_eq!(&fast, &reference(&raw));
+            let in_arena = decode_notification_key_in(&raw, &arena).ok().map(str::to_owned);
+            proptest::prop_assert_eq!(in_arena, reference(&raw));
+        }
     }
 
     #[test]

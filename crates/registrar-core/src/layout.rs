@@ -212,7 +212,7 @@ fn match_segment(table: &Table, segment: &Segment, text: &str) -> Result<(), Ski
             true
         }
         Segment::Literal(literal) => literal == text,
-        Segment::Pattern { regex, .. } => regex.is_match(text),
+        Segment::Pattern(pattern) => pattern.matches(text),
     };
     if matched {
         Ok(())
@@ -235,12 +235,8 @@ pub fn values<'k>(table: &Table, dir: &'k str) -> Vec<Cow<'k, str>> {
                 values[*k] = hive_unescape(text.split_once('=').map_or("", |(_, v)| v));
             }
             Segment::Literal(_) => {}
-            Segment::Pattern { regex, keys } => {
-                if let Some(caps) = regex.captures(text) {
-                    for (i, k) in keys.iter().enumerate() {
-                        values[*k] = Cow::Borrowed(caps.get(i + 1).map_or("", |m| m.as_str()));
-                    }
-                }
+            Segment::Pattern(pattern) => {
+                pattern.read(text, |k, v| values[k] = Cow::Borrowed(v));
             }
         }
     }

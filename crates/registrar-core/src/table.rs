@@ -3,7 +3,6 @@
 
 use crate::name::TableName;
 use crate::types::KeyType;
-use regex_lite::Regex;
 
 /// The table parameter (Athena partition projection's) that declares a non-Hive layout.
 pub const TEMPLATE_PARAMETER: &str = "storage.location.template";
@@ -92,9 +91,67 @@ pub enum Segment {
     Hive(usize),
     /// A fixed directory name between placeholders (`${year}/data/${month}`).
     Literal(String),
-    /// A directory name with placeholders: the regex matches a whole segment, and capture
-    /// group `i + 1` holds the value of partition key `keys[i]`.
-    Pattern { regex: Regex, keys: Vec<usize> },
+    /// A directory name with placeholders (`${year}`, `m${month}`, `${year}-${month}`).
+    Pattern(Pattern),
+}
+
+/// A directory name with placeholders: fixed text around and between them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    /// The fixed text before, between and after the placeholders: one more than `keys`.
+    pub literals: Vec<String>,
+    /// For each placeholder in order, the index of its partition key.
+    pub keys: Vec<usize>,
+}
+
+impl Pattern {
+    /// Match a whole segment, calling `value(key, text)` for each placeholder. A placeholder
+    /// takes at least one character, as few as let the next fixed text follow (the last one
+    /// takes all that is left before the final fixed text), as the regex `(.+?)` would.
+    pub fn read<'t>(&self, text: &'t str, mut value: impl FnMut(usize, &'t str)) -> bool {
+        let n = self.keys.len();
+        // `${year}` alone, the common case: the whole segment.
+        if n == 1 && self.literals[0].is_empty() && self.literals[1].is_empty() {
+            if text.is_empty() {
+                return false;
+            }
+            value(self.keys[0], text);
+            return true;
+        }
+        let Some(rest) = text.strip_prefix(self.literals[0].as_str()) else {
+            return false;
+        };
+        let Some(mut rest) = rest.strip_suffix(self.literals[n].as_str()) else {
+            return false;
+        };
+        for i in 0..n {
+            let taken = if i + 1 == n {
+                rest.len()
+            } else {
+                let next = self.literals[i + 1].as_str();
+                // At least one character: the search starts past the first.
+                let Some(first) = rest.chars().next() else {
+                    return false;
+                };
+                match rest[first.len_utf8()..].find(next) {
+                    Some(at) => at + first.len_utf8(),
+                    None => return false,
+                }
+            };
+            if taken == 0 {
+                return false;
+            }
+            value(self.keys[i], &rest[..taken]);
+            if i + 1 < n {
+                rest = &rest[taken + self.literals[i + 1].len()..];
+            }
+        }
+        true
+    }
+
+    pub fn matches(&self, text: &str) -> bool {
+        self.read(text, |_, _| {})
+    }
 }
 
 /// How partition values are laid out in keys: one [`Segment`] per directory level under
@@ -174,7 +231,7 @@ impl Table {
             .flat_map(|s| match s {
                 Segment::Hive(k) => vec![*k],
                 Segment::Literal(_) => vec![],
-                Segment::Pattern { keys, .. } => keys.clone(),
+                Segment::Pattern(p) => p.keys.clone(),
             })
             .collect();
         indices.sort_unstable();
@@ -223,11 +280,11 @@ fn compile_template(
             }
             continue;
         }
-        let mut pattern = String::from("^");
+        let mut literals = Vec::new();
         let mut segment_keys = Vec::new();
         let mut rest = text;
         while let Some(start) = rest.find("${") {
-            pattern.push_str(&regex_lite::escape(&rest[..start]));
+            literals.push(rest[..start].to_owned());
             let after = &rest[start + 2..];
             let end = after
                 .find('}')
@@ -246,16 +303,13 @@ fn compile_template(
             }
             seen[index] = true;
             segment_keys.push(index);
-            pattern.push_str("(.+?)");
             rest = &after[end + 1..];
         }
-        pattern.push_str(&regex_lite::escape(rest));
-        pattern.push('$');
-        let regex = Regex::new(&pattern).map_err(|e| bad(format!("does not compile: {e}")))?;
-        segments.push(Segment::Pattern {
-            regex,
+        literals.push(rest.to_owned());
+        segments.push(Segment::Pattern(Pattern {
+            literals,
             keys: segment_keys,
-        });
+        }));
     }
     if let Some(missing) = keys.iter().zip(&seen).find(|(_, s)| !**s) {
         return Err(bad(format!(
@@ -354,12 +408,40 @@ mod tests {
         .unwrap();
         assert_eq!(t.layout.base, "logs/");
         assert_eq!(t.layout.segments.len(), 3);
-        let Segment::Pattern { regex, keys } = &t.layout.segments[2] else {
+        let Segment::Pattern(pattern) = &t.layout.segments[2] else {
             panic!("expected a pattern")
         };
-        assert_eq!(keys, &[1]);
-        assert!(regex.is_match("m11"));
-        assert!(!regex.is_match("11"));
+        assert_eq!(pattern.keys, [1]);
+        assert!(pattern.matches("m11"));
+        assert!(!pattern.matches("11"));
+        assert!(!pattern.matches("m"));
+    }
+
+    fn read(p: &Pattern, text: &str) -> Option<Vec<String>> {
+        let mut values = Vec::new();
+        p.read(text, |_, v| values.push(v.to_owned()))
+            .then_some(values)
+    }
+
+    #[test]
+    fn a_pattern_reads_each_placeholder_as_the_shortest_value_before_the_next_text() {
+        let p = Pattern {
+            literals: vec!["d".into(), "-".into(), ".x".into()],
+            keys: vec![0, 1],
+        };
+        assert_eq!(
+            read(&p, "d2026-11-25.x"),
+            Some(vec!["2026".into(), "11-25".into()])
+        );
+        assert_eq!(
+            read(&p, "d-11.x"),
+            None,
+            "a value takes at least one character"
+        );
+        assert_eq!(read(&p, "d2026.x"), None);
+        assert_eq!(read(&p, "d.x"), None);
+        assert_eq!(read(&p, "é-ü.x"), None);
+        assert_eq!(read(&p, "dé-ü.x"), Some(vec!["é".into(), "ü".into()]));
     }
 
     #[test]

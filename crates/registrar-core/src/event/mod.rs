@@ -9,7 +9,7 @@
 //! once into an arena that lives as long as the invocation, so reading a 10,000-record batch
 //! makes no per-record heap allocation.
 
-use crate::decode::decode_notification_key_in;
+use crate::decode::{decode_notification_key_in, needs_decoding};
 use bumpalo::Bump;
 use serde_json::Value;
 
@@ -87,9 +87,11 @@ pub fn normalise<'a>(doc: &Value, arena: &'a Bump) -> Result<Normalised<'a>, Eve
         out.from_sqs = true;
         for record in records {
             let id = record.get("messageId").and_then(Value::as_str);
-            let body = record.get("body").and_then(Value::as_str);
             let m = out.message(id.map(|id| &*arena.alloc_str(id)));
-            out.read_sqs_body(m, body.map(|b| &*arena.alloc_str(b)));
+            match record.get("body").and_then(Value::as_str) {
+                Some(body) => out.read_sqs_body(m, body, copy),
+                None => out.no_body(m),
+            }
         }
         return Ok(out.finish());
     }
@@ -102,21 +104,15 @@ pub fn normalise<'a>(doc: &Value, arena: &'a Bump) -> Result<Normalised<'a>, Eve
 }
 
 /// Reduce an event document given as text. An SQS batch (up to 10,000 records, megabytes) is
-/// read in place, without building a JSON tree of it: that is the difference between a 128 MB
-/// function and a larger one. Every other shape goes through [`normalise`].
+/// read in one pass over the text, without building a JSON tree of it and without keeping
+/// its bodies: each body is read as its record is, and only the names the objects need are
+/// kept. Every other shape goes through [`normalise`].
 pub fn normalise_text<'a>(text: &'a str, arena: &'a Bump) -> Result<Normalised<'a>, EventError> {
-    if let Ok(batch) = fast::read_batch(text, arena)
-        && !batch.is_empty()
-        && batch.iter().all(|r| r.event_source == Some("aws:sqs"))
+    let mut out = Reader::new(arena);
+    if let Ok(true) = fast::read_batch(text, &mut out)
+        && !out.messages.is_empty()
     {
-        let mut out = Reader::new(arena);
         out.from_sqs = true;
-        out.messages.reserve(batch.len());
-        out.objects.reserve(batch.len());
-        for record in batch {
-            let m = out.message(record.message_id);
-            out.read_sqs_body(m, record.body);
-        }
         return Ok(out.finish());
     }
     let doc: Value = serde_json::from_str(text).map_err(|e| EventError::NotJson(e.to_string()))?;
@@ -157,28 +153,46 @@ impl<'a> Reader<'a> {
         self.messages.len() - 1
     }
 
-    /// One SQS record's body: a plain S3 notification is read straight into borrowed fields;
-    /// anything else (SNS, EventBridge, test events) takes the general path.
-    fn read_sqs_body(&mut self, m: usize, body: Option<&'a str>) {
-        let Some(body) = body else {
-            self.messages[m].error = Some("SQS record has no `body` string".to_owned());
-            return;
-        };
-        if let Ok(records) = fast::read_notification(body, self.arena)
-            && records
-                .iter()
-                .all(|r| r.event_source.is_none_or(|s| s == "aws:s3"))
-        {
-            for r in records {
-                self.notification_key(m, r.bucket, r.key, r.event_name);
-            }
+    fn no_body(&mut self, m: usize) {
+        self.messages[m].error = Some("SQS record has no `body` string".to_owned());
+    }
+
+    /// One SQS record's body: a plain S3 notification is read straight into its fields;
+    /// anything else (SNS, EventBridge, test events) takes the general path. `keep` makes a
+    /// name of the body last as long as the event: the identity when the body is borrowed
+    /// from the event text, a copy into the arena when it was unescaped into a scratch buffer.
+    fn read_sqs_body<'b>(&mut self, m: usize, body: &'b str, keep: fn(&'a Bump, &'b str) -> &'a str)
+    where
+        'a: 'b,
+    {
+        let (objects, ignored) = (self.objects.len(), self.ignored.len());
+        let arena = self.arena;
+        let fast = fast::read_notification(body, arena, |r| {
+            let bucket = self.keep_bucket(r.bucket, keep);
+            self.notification_key(m, bucket, r.key, r.event_name, keep);
+        });
+        if fast.is_ok() {
             return;
         }
+        self.objects.truncate(objects);
+        self.ignored.truncate(ignored);
         let result = serde_json::from_str::<Value>(body)
             .map_err(|e| format!("message body is not JSON: {e}"))
             .and_then(|inner| self.read_document(&inner, m, 1));
         if let Err(e) = result {
             self.messages[m].error = Some(e);
+        }
+    }
+
+    /// A bucket name: batches name one bucket thousands of times, kept once.
+    fn keep_bucket<'b>(
+        &mut self,
+        bucket: &'b str,
+        keep: fn(&'a Bump, &'b str) -> &'a str,
+    ) -> &'a str {
+        match self.objects.last() {
+            Some(o) if o.bucket == bucket => o.bucket,
+            _ => keep(self.arena, bucket),
         }
     }
 
@@ -252,8 +266,8 @@ impl<'a> Reader<'a> {
             .pointer("/object/key")
             .and_then(Value::as_str)
             .ok_or("S3 record has no `s3.object.key`")?;
-        let (bucket, raw_key) = (self.keep(bucket), self.keep(raw_key));
-        self.notification_key(m, bucket, raw_key, event_name);
+        let bucket = self.keep(bucket);
+        self.notification_key(m, bucket, raw_key, event_name, copy);
         Ok(())
     }
 
@@ -262,15 +276,30 @@ impl<'a> Reader<'a> {
     }
 
     /// An object named by an S3 notification: its key is URL-encoded.
-    fn notification_key(&mut self, m: usize, bucket: &'a str, raw_key: &'a str, event_name: &str) {
-        match decode_notification_key_in(raw_key, self.arena) {
+    fn notification_key<'b>(
+        &mut self,
+        m: usize,
+        bucket: &'a str,
+        raw_key: &'b str,
+        event_name: &str,
+        keep: fn(&'a Bump, &'b str) -> &'a str,
+    ) {
+        let decoded = if needs_decoding(raw_key) {
+            decode_notification_key_in(raw_key, self.arena)
+        } else {
+            Ok(keep(self.arena, raw_key))
+        };
+        match decoded {
             Ok(key) => self.push(m, bucket, key, notification_change(event_name), event_name),
-            Err(e) => self.ignored.push(Ignored {
-                bucket,
-                key: raw_key,
-                reason: e.to_string(),
-                message: m,
-            }),
+            Err(e) => {
+                let key = keep(self.arena, raw_key);
+                self.ignored.push(Ignored {
+                    bucket,
+                    key,
+                    reason: e.to_string(),
+                    message: m,
+                })
+            }
         }
     }
 
@@ -329,6 +358,16 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A name that already lives as long as the event.
+fn borrow<'a>(_: &'a Bump, text: &'a str) -> &'a str {
+    text
+}
+
+/// A name copied into the event's arena.
+fn copy<'a>(arena: &'a Bump, text: &str) -> &'a str {
+    arena.alloc_str(text)
+}
+
 fn notification_change(event_name: &str) -> Option<Change> {
     let name = event_name.strip_prefix("s3:").unwrap_or(event_name);
     if name.starts_with("ObjectCreated:") {
@@ -340,285 +379,7 @@ fn notification_change(event_name: &str) -> Option<Change> {
     }
 }
 
-/// The fields of an SQS batch and of an S3 notification the registrar reads, borrowed from
-/// the text where it holds them unescaped and written into the arena where it does not (an
-/// SQS body always: it is JSON inside a JSON string). Everything else is skipped unread.
-mod fast {
-    use bumpalo::Bump;
-    use serde::de::{
-        DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Visitor,
-    };
-    use std::fmt;
-
-    pub struct SqsRecord<'a> {
-        pub message_id: Option<&'a str>,
-        pub body: Option<&'a str>,
-        pub event_source: Option<&'a str>,
-    }
-
-    pub struct S3Record<'a> {
-        pub event_source: Option<&'a str>,
-        pub event_name: &'a str,
-        pub bucket: &'a str,
-        pub key: &'a str,
-    }
-
-    pub fn read_batch<'a>(
-        text: &'a str,
-        arena: &'a Bump,
-    ) -> serde_json::Result<Vec<SqsRecord<'a>>> {
-        read(text, Records(arena, Kind::Sqs)).map(|r| match r {
-            List::Sqs(v) => v,
-            List::S3(_) => unreachable!("asked for SQS records"),
-        })
-    }
-
-    pub fn read_notification<'a>(
-        text: &'a str,
-        arena: &'a Bump,
-    ) -> serde_json::Result<Vec<S3Record<'a>>> {
-        read(text, Records(arena, Kind::S3)).map(|r| match r {
-            List::S3(v) => v,
-            List::Sqs(_) => unreachable!("asked for S3 records"),
-        })
-    }
-
-    fn read<'a>(text: &'a str, records: Records<'a>) -> serde_json::Result<List<'a>> {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let list = de.deserialize_map(records)?;
-        de.end()?;
-        Ok(list)
-    }
-
-    #[derive(Clone, Copy)]
-    enum Kind {
-        Sqs,
-        S3,
-    }
-
-    enum List<'a> {
-        Sqs(Vec<SqsRecord<'a>>),
-        S3(Vec<S3Record<'a>>),
-    }
-
-    /// A string (or null): borrowed from the text when it has no escapes, else written into
-    /// the arena.
-    #[derive(Clone, Copy)]
-    struct Str<'a>(&'a Bump);
-
-    impl<'de: 'a, 'a> DeserializeSeed<'de> for Str<'a> {
-        type Value = Option<&'a str>;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
-    }
-
-    impl<'de: 'a, 'a> Visitor<'de> for Str<'a> {
-        type Value = Option<&'a str>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a string")
-        }
-        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(self.0.alloc_str(v)))
-        }
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-    }
-
-    fn required<'a, E: Error>(v: Option<&'a str>, name: &'static str) -> Result<&'a str, E> {
-        v.ok_or_else(|| E::missing_field(name))
-    }
-
-    /// `{"Records": [...]}`; other top-level fields are skipped.
-    struct Records<'a>(&'a Bump, Kind);
-
-    impl<'de: 'a, 'a> Visitor<'de> for Records<'a> {
-        type Value = List<'a>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an object with `Records`")
-        }
-        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<List<'a>, M::Error> {
-            let mut list = None;
-            while let Some(key) = map.next_key::<&str>()? {
-                if key == "Records" && list.is_none() {
-                    list = Some(map.next_value_seed(RecordList(self.0, self.1))?);
-                } else {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-            list.ok_or_else(|| M::Error::missing_field("Records"))
-        }
-    }
-
-    struct RecordList<'a>(&'a Bump, Kind);
-
-    impl<'de: 'a, 'a> DeserializeSeed<'de> for RecordList<'a> {
-        type Value = List<'a>;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<List<'a>, D::Error> {
-            d.deserialize_seq(self)
-        }
-    }
-
-    impl<'de: 'a, 'a> Visitor<'de> for RecordList<'a> {
-        type Value = List<'a>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an array of records")
-        }
-        fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<List<'a>, S::Error> {
-            let hint = seq.size_hint().unwrap_or(0);
-            match self.1 {
-                Kind::Sqs => {
-                    let mut v = Vec::with_capacity(hint);
-                    while let Some(r) = seq.next_element_seed(SqsSeed(self.0))? {
-                        v.push(r);
-                    }
-                    Ok(List::Sqs(v))
-                }
-                Kind::S3 => {
-                    let mut v = Vec::with_capacity(hint);
-                    while let Some(r) = seq.next_element_seed(S3Seed(self.0))? {
-                        v.push(r);
-                    }
-                    Ok(List::S3(v))
-                }
-            }
-        }
-    }
-
-    struct SqsSeed<'a>(&'a Bump);
-
-    impl<'de: 'a, 'a> DeserializeSeed<'de> for SqsSeed<'a> {
-        type Value = SqsRecord<'a>;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<SqsRecord<'a>, D::Error> {
-            d.deserialize_map(self)
-        }
-    }
-
-    impl<'de: 'a, 'a> Visitor<'de> for SqsSeed<'a> {
-        type Value = SqsRecord<'a>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an SQS record")
-        }
-        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<SqsRecord<'a>, M::Error> {
-            let s = Str(self.0);
-            let mut r = SqsRecord {
-                message_id: None,
-                body: None,
-                event_source: None,
-            };
-            while let Some(key) = map.next_key::<&str>()? {
-                match key {
-                    "messageId" => r.message_id = map.next_value_seed(s)?,
-                    "body" => r.body = map.next_value_seed(s)?,
-                    "eventSource" => r.event_source = map.next_value_seed(s)?,
-                    _ => {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-            }
-            Ok(r)
-        }
-    }
-
-    struct S3Seed<'a>(&'a Bump);
-
-    impl<'de: 'a, 'a> DeserializeSeed<'de> for S3Seed<'a> {
-        type Value = S3Record<'a>;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<S3Record<'a>, D::Error> {
-            d.deserialize_map(self)
-        }
-    }
-
-    impl<'de: 'a, 'a> Visitor<'de> for S3Seed<'a> {
-        type Value = S3Record<'a>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an S3 notification record")
-        }
-        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<S3Record<'a>, M::Error> {
-            let s = Str(self.0);
-            let (mut event_source, mut event_name, mut entity) = (None, None, None);
-            while let Some(key) = map.next_key::<&str>()? {
-                match key {
-                    "eventSource" => event_source = map.next_value_seed(s)?,
-                    "eventName" => event_name = map.next_value_seed(s)?,
-                    "s3" => entity = Some(map.next_value_seed(Entity(self.0))?),
-                    _ => {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-            }
-            let (bucket, key) = entity.ok_or_else(|| M::Error::missing_field("s3"))?;
-            Ok(S3Record {
-                event_source,
-                event_name: required(event_name, "eventName")?,
-                bucket,
-                key,
-            })
-        }
-    }
-
-    /// `"s3": {"bucket": {"name": ..}, "object": {"key": ..}}` → (bucket, key).
-    struct Entity<'a>(&'a Bump);
-
-    impl<'de: 'a, 'a> DeserializeSeed<'de> for Entity<'a> {
-        type Value = (&'a str, &'a str);
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_map(self)
-        }
-    }
-
-    impl<'de: 'a, 'a> Visitor<'de> for Entity<'a> {
-        type Value = (&'a str, &'a str);
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("the `s3` entity")
-        }
-        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-            let (mut bucket, mut key) = (None, None);
-            while let Some(field) = map.next_key::<&str>()? {
-                match field {
-                    "bucket" => bucket = map.next_value_seed(Field(self.0, "name"))?,
-                    "object" => key = map.next_value_seed(Field(self.0, "key"))?,
-                    _ => {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-            }
-            Ok((required(bucket, "bucket")?, required(key, "object")?))
-        }
-    }
-
-    /// One string field of a small object (`{"name": ..}`, `{"key": ..}`).
-    struct Field<'a>(&'a Bump, &'static str);
-
-    impl<'de: 'a, 'a> DeserializeSeed<'de> for Field<'a> {
-        type Value = Option<&'a str>;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_map(self)
-        }
-    }
-
-    impl<'de: 'a, 'a> Visitor<'de> for Field<'a> {
-        type Value = Option<&'a str>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            write!(f, "an object with `{}`", self.1)
-        }
-        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-            let mut value = None;
-            while let Some(field) = map.next_key::<&str>()? {
-                if field == self.1 {
-                    value = map.next_value_seed(Str(self.0))?;
-                } else {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-            Ok(value)
-        }
-    }
-}
+mod fast;
 
 fn is_sqs_event(doc: &Value) -> bool {
     first_record(doc)
