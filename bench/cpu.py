@@ -20,6 +20,7 @@ import tempfile
 import boto3
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from local_moto import start_moto  # noqa: E402
 
 REGION = "us-east-1"
@@ -27,24 +28,10 @@ BUCKET = "bench-bucket"
 
 
 def batch(records, partitions):
-    out = []
-    for i in range(records):
-        p = i % partitions
-        key = f"clickstream/year=2026/month={p // 28 // 24 + 1:02}/day={p // 24 % 28 + 1:02}/hour={p % 24:02}/part-{i:05}%2Bsnappy.parquet"
-        body = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
-                             "eventTime": "2026-11-25T09:15:42.123Z", "eventName": "ObjectCreated:Put",
-                             "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
-                             "requestParameters": {"sourceIPAddress": "203.0.113.10"},
-                             "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S"},
-                             "s3": {"s3SchemaVersion": "1.0", "configurationId": "registrar",
-                                    "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": f"arn:aws:s3:::{BUCKET}"},
-                                    "object": {"key": key, "size": 1024, "eTag": "d41d8cd98f00b204e9800998ecf8427e", "sequencer": "0065F1A3B2C4D5E6F7"}}}]}
-        out.append({"messageId": f"059f36b4-87a3-44ab-83d2-6619759{i:05}", "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
-                    "body": json.dumps(body), "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795769436091",
-                                                              "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": "1795769436093"},
-                    "messageAttributes": {}, "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3", "eventSource": "aws:sqs",
-                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:registrar-events", "awsRegion": REGION})
-    return {"Records": out}
+    """The batch of the end-to-end benchmark (bench/e2e.py): about 5 MB of JSON."""
+    from e2e import sqs_batch
+
+    return sqs_batch(records, partitions, "clickstream")
 
 
 def create_table(glue, name):

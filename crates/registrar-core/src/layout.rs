@@ -160,7 +160,10 @@ pub fn classify(table: &Table, key: &str) -> Result<usize, Rejected> {
     let mut level = 0;
     let mut partition_end = None;
     loop {
-        let end = key[pos..].find('/').map(|i| pos + i);
+        let end = key.as_bytes()[pos..]
+            .iter()
+            .position(|&b| b == b'/')
+            .map(|i| pos + i);
         let segment = &key[pos..end.unwrap_or(key.len())];
         if is_hidden(segment) {
             return reject(Skip::HiddenSegment(segment.to_owned()), end.map(|e| e + 1));
