@@ -7,7 +7,9 @@ use glue_partition_registrar::catalog::CatalogError;
 use glue_partition_registrar::config::{Config, TableName};
 use glue_partition_registrar::core::Deadline;
 use glue_partition_registrar::core::event::EventError;
+use glue_partition_registrar::core::report::Report;
 use glue_partition_registrar::handler::{HandleError, Registrar};
+use glue_partition_registrar::maintenance::MaintenanceError;
 use glue_partition_registrar::metrics::MetricsConfig;
 use glue_partition_registrar::sync::{LogProgress, Progress, SyncError, SyncOptions, sync};
 use glue_partition_registrar::{lambda, logging, maintenance};
@@ -228,6 +230,22 @@ fn exit_for(e: &CatalogError) -> u8 {
     }
 }
 
+fn exit_for_sync(e: &SyncError) -> u8 {
+    match e {
+        SyncError::Catalog(e) => exit_for(e),
+        SyncError::NotServed(_) => UNUSABLE,
+    }
+}
+
+/// 0 when nothing failed, 1 when something did.
+fn exit_for_report(report: &Report) -> ExitCode {
+    if report.has_failures() {
+        ExitCode::from(FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 async fn handle(file: &str, dry_run: bool, metrics: bool) -> anyhow::Result<ExitCode> {
     let (bytes, source) = read_event(file)?;
     let event = std::str::from_utf8(bytes.bytes())
@@ -235,14 +253,25 @@ async fn handle(file: &str, dry_run: bool, metrics: bool) -> anyhow::Result<Exit
     let config = Config::from_env()?;
     let registrar = registrar(config).await?;
     if let Some(request) = maintenance::parse(event) {
-        let report =
-            maintenance::run(&registrar, &request?.dry_run(dry_run), Deadline::NONE).await?;
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(if report.has_failures() {
-            ExitCode::from(FAILED)
-        } else {
-            ExitCode::SUCCESS
-        });
+        let run = match request {
+            Ok(request) => {
+                maintenance::run(&registrar, &request.dry_run(dry_run), Deadline::NONE).await
+            }
+            Err(e) => Err(e),
+        };
+        return match run {
+            Ok(report) => {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                Ok(exit_for_report(&report))
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                Ok(ExitCode::from(match &e {
+                    MaintenanceError::Sync(e) => exit_for_sync(e),
+                    _ => UNUSABLE,
+                }))
+            }
+        };
     }
     match registrar.handle_text(event, dry_run, Deadline::NONE).await {
         Ok(outcome) => {
@@ -255,11 +284,7 @@ async fn handle(file: &str, dry_run: bool, metrics: bool) -> anyhow::Result<Exit
                 );
             }
             println!("{}", serde_json::to_string_pretty(&outcome.report)?);
-            Ok(if outcome.report.has_failures() {
-                ExitCode::from(FAILED)
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(exit_for_report(&outcome.report))
         }
         Err(HandleError::Event(EventError::NotJson(e))) => {
             eprintln!("error: the event in {source} is not valid JSON: {e}");
@@ -354,18 +379,11 @@ async fn run_sync(args: SyncArgs, prune: bool, update_schema: bool) -> anyhow::R
                     ""
                 }
             );
-            Ok(if report.has_failures() {
-                ExitCode::from(FAILED)
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(exit_for_report(&report))
         }
         Err(e) => {
             eprintln!("error: {e}");
-            Ok(ExitCode::from(match &e {
-                SyncError::Catalog(e) => exit_for(e),
-                SyncError::NotServed(_) => UNUSABLE,
-            }))
+            Ok(ExitCode::from(exit_for_sync(&e)))
         }
     }
 }

@@ -2,7 +2,7 @@
 //! tables, plan, hand the partitions to the writer, and account for every object.
 
 use crate::aws::{Clients, RequestCounts};
-use crate::catalog::{Catalog, CatalogError, Registered};
+use crate::catalog::{Catalog, CatalogError, Registered, ServedTable};
 use crate::config::Config;
 #[cfg(feature = "schema-drift")]
 use crate::drift;
@@ -134,13 +134,6 @@ impl Registrar {
         self.tables.get(Deadline::NONE).await
     }
 
-    pub async fn served_tables_by(
-        &self,
-        deadline: Deadline,
-    ) -> Result<Arc<ServedTables>, CatalogError> {
-        self.tables.get(deadline).await
-    }
-
     /// Process one event document, with no deadline. `dry_run` plans and reads but writes
     /// nothing.
     pub async fn handle(&self, doc: &Value, dry_run: bool) -> Result<Outcome, HandleError> {
@@ -199,9 +192,10 @@ impl Registrar {
         if !created.is_empty() || !removed.is_empty() {
             match self.tables.get(deadline).await {
                 Ok(served) => {
-                    self.register(&served, &created, dry_run, deadline, &mut ledger)
+                    let index = TableIndex::new(&served.tables);
+                    self.register(&served, &index, &created, dry_run, deadline, &mut ledger)
                         .await;
-                    self.settle(&served, &removed, dry_run, deadline, &mut ledger)
+                    self.settle(&index, &removed, dry_run, deadline, &mut ledger)
                         .await;
                 }
                 // Glue unreachable or throttled, or out of time: the objects are retried.
@@ -227,6 +221,7 @@ impl Registrar {
     async fn register(
         &self,
         served: &ServedTables,
+        index: &TableIndex<'_, ServedTable>,
         objects: &[&ObjectEvent<'_>],
         dry_run: bool,
         deadline: Deadline,
@@ -235,8 +230,7 @@ impl Registrar {
         if objects.is_empty() {
             return;
         }
-        let index = TableIndex::new(&served.tables);
-        let plan = plan(&index, objects);
+        let plan = plan(index, objects);
         for (object, skip) in &plan.skipped {
             match (skip, served.broken_for(object.bucket, object.key)) {
                 (Skip::OutsideTables, Some(error)) => ledger.fail(object, &error),
@@ -281,7 +275,7 @@ impl Registrar {
     /// the writer.
     async fn settle(
         &self,
-        served: &ServedTables,
+        index: &TableIndex<'_, ServedTable>,
         objects: &[&ObjectEvent<'_>],
         dry_run: bool,
         deadline: Deadline,
@@ -290,13 +284,12 @@ impl Registrar {
         if objects.is_empty() {
             return;
         }
-        let index = TableIndex::new(&served.tables);
-        let plan = plan(&index, objects);
+        let plan = plan(index, objects);
         for (object, skip) in &plan.skipped {
             ledger.skip(object.bucket, object.key, skip);
         }
         for (t, partitions) in by_table(&plan.partitions) {
-            let table = &served.tables[t];
+            let table = &index.tables[t];
             let wanted: Vec<(Vec<String>, String, Vec<&str>)> = partitions
                 .iter()
                 .map(|p| {

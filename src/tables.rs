@@ -28,11 +28,6 @@ impl ServedTables {
         }
     }
 
-    /// The served table of this name.
-    pub fn get(&self, name: &TableName) -> Option<&ServedTable> {
-        self.tables.iter().find(|t| &t.table.name == name)
-    }
-
     /// Why keys under this object's location cannot be served, if a broken table holds it.
     pub fn broken_for(&self, bucket: &str, key: &str) -> Option<&str> {
         self.broken

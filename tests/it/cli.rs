@@ -1,4 +1,4 @@
-//! The command line contract of DESIGN.md: output and exit statuses.
+//! The command line contract (README, "The command line"): output and exit statuses.
 
 use crate::moto;
 use crate::support::*;
@@ -290,4 +290,40 @@ async fn log_level_is_honoured() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(log_lines(&out).is_empty(), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn handle_runs_a_repair_request_as_the_schedule_sends_it() {
+    let bucket = create_bucket().await;
+    let t = create_table(&format!("s3://{bucket}/clickstream/"), YMD, None).await;
+    put_objects(
+        &bucket,
+        &["clickstream/year=2026/month=11/day=25/part-0.json".to_owned()],
+    )
+    .await;
+    let request = serde_json::json!({"sync": {"table": t.to_string(), "prune": true}});
+    let out = run(
+        &["handle", "-"],
+        Some(&t.to_string()),
+        Some(&request.to_string()),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["created"].as_array().unwrap().len(), 1);
+    assert_eq!(partitions(&t).await.len(), 1);
+}
+
+#[tokio::test]
+async fn handle_exits_2_on_a_malformed_repair_request() {
+    let out = run(
+        &["handle", "-"],
+        Some("db.t"),
+        Some("{\"sync\": {\"tabel\": \"db.t\"}}"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("malformed sync request"),
+        "{}",
+        stderr(&out)
+    );
 }

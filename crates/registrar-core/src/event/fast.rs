@@ -55,6 +55,7 @@ impl<'de, T: RecordSink<'de>> Visitor<'de> for Records<T> {
         while let Some(key) = map.next_key::<&str>()? {
             match (key, sink.take()) {
                 ("Records", Some(s)) => done = Some(map.next_value_seed(List(s))?),
+                ("Records", None) => return Err(M::Error::duplicate_field("Records")),
                 (_, s) => {
                     sink = s;
                     map.next_value::<IgnoredAny>()?;
@@ -122,6 +123,9 @@ impl<'de: 'a, 'a> Visitor<'de> for SqsRecord<'_, 'a> {
             match key {
                 "messageId" => out.messages[m].id = map.next_value_seed(Str(out.arena))?,
                 "eventSource" => source = map.next_value_seed(Str(out.arena))?,
+                // A repeated body would be read twice; JSON readers keep the last. Let the
+                // general path read such a record.
+                "body" if body => return Err(M::Error::duplicate_field("body")),
                 "body" => body = map.next_value_seed(Body { out: &mut *out, m })?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
