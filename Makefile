@@ -18,7 +18,7 @@ ZIP := dist/bootstrap.zip
 # cargo-zigbuild and zig come from the venv (PyPI: cargo-zigbuild, ziglang).
 ZIG_PATH := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: test demo bench bench-smoke lint unit terraform-check deploy-test query-test package check-package venv clean
+.PHONY: test demo bench bench-smoke lint unit terraform-check deploy-test query-test fuzz package check-package venv clean
 
 # A Python venv with moto's server (the local AWS emulator), terraform, checkov and the
 # Lambda cross-build tools.
@@ -69,7 +69,21 @@ bench-smoke: venv
 query-test: venv unit
 	$(PY) tests/query/run.py $(BIN)
 
-test: venv lint unit terraform-check deploy-test query-test check-package bench-smoke
+# Fuzzing for a bounded time (FUZZ_SECONDS per target): event documents and listed names, the
+# inputs nobody controls. cargo-fuzz is installed into the venv; libFuzzer's sanitizer flags
+# need RUSTC_BOOTSTRAP on a stable toolchain. The seeds are the fixture events.
+FUZZ_SECONDS ?= 30
+CARGO_FUZZ := $(VENV)/cargo/bin/cargo-fuzz
+
+$(CARGO_FUZZ): | venv
+	cargo install cargo-fuzz --locked --version 0.13.2 --root $(VENV)/cargo
+
+fuzz: $(CARGO_FUZZ)
+	mkdir -p fuzz/corpus/event
+	cd fuzz && RUSTC_BOOTSTRAP=1 ../$(CARGO_FUZZ) run event corpus/event ../events -- -max_total_time=$(FUZZ_SECONDS)
+	cd fuzz && RUSTC_BOOTSTRAP=1 ../$(CARGO_FUZZ) run key -- -max_total_time=$(FUZZ_SECONDS)
+
+test: venv lint unit terraform-check deploy-test query-test fuzz check-package bench-smoke
 
 # The figures of README's "Performance": criterion for planning (CPU time), then the shipped
 # binary against moto: as Lambda runs it, backfilling three trees, and its whole process's
