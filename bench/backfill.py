@@ -23,6 +23,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from local_moto import emulator_env  # noqa: E402
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -115,8 +116,7 @@ def watch_peak_rss(pid, out):
 
 
 def backfill(binary, endpoint, table):
-    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_REGION=REGION, AWS_ACCESS_KEY_ID="testing",
-               AWS_SECRET_ACCESS_KEY="testing", AWS_EC2_METADATA_DISABLED="true", LOG_LEVEL="info")
+    env = emulator_env(endpoint, LOG_LEVEL="info")
     started = time.perf_counter()
     proc = subprocess.Popen([binary, "backfill", "--table", f"bench.{table}"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -21,7 +21,7 @@ import boto3
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from local_moto import start_moto  # noqa: E402
+from local_moto import emulator_env, start_moto  # noqa: E402
 
 REGION = "us-east-1"
 BUCKET = "bench-bucket"
@@ -71,8 +71,7 @@ def main():
             json.dump(batch(records, partitions), f)
             path = f.name
         size = os.path.getsize(path)
-        env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_REGION=REGION, AWS_ACCESS_KEY_ID="testing",
-                   AWS_SECRET_ACCESS_KEY="testing", AWS_EC2_METADATA_DISABLED="true", LOG_LEVEL="warn")
+        env = emulator_env(endpoint, LOG_LEVEL="warn")
         create_table(glue, "dry")
         dry = [cpu_ms(a.binary, dict(env, GLUE_TABLES="bench.dry"), ["handle", "--dry-run", path]) for _ in range(runs)]
         real = []

@@ -26,7 +26,7 @@ import duckdb
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 from catalog_query import CatalogQuery  # noqa: E402
-from local_moto import start_moto  # noqa: E402
+from local_moto import emulator_env, start_moto  # noqa: E402
 
 BINARY = sys.argv[1] if len(sys.argv) > 1 else "target/debug/glue-partition-registrar"
 BUCKET = "demo-data-lake"
@@ -39,15 +39,7 @@ PAGES = ["/", "/search", "/product/42", "/cart", "/checkout"]
 def main():
     proc, port = start_moto()
     endpoint = f"http://127.0.0.1:{port}"
-    env = dict(
-        os.environ,
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_REGION=REGION,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_EC2_METADATA_DISABLED="true",
-        GLUE_TABLES=f"{DATABASE}.{TABLE}",
-    )
+    env = emulator_env(endpoint, GLUE_TABLES=f"{DATABASE}.{TABLE}")
     os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
     try:
         run(endpoint, env)

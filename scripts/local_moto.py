@@ -15,6 +15,13 @@ def free_port():
         return s.getsockname()[1]
 
 
+def emulator_env(endpoint, **extra):
+    """This process's environment, pointed at the emulator with its dummy credentials, for the
+    registrar binary (and whatever `extra` adds)."""
+    return dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing",
+                AWS_SECRET_ACCESS_KEY="testing", AWS_EC2_METADATA_DISABLED="true", **extra)
+
+
 def start_moto():
     """Start moto_server from this Python's environment; return (process, port)."""
     port = free_port()

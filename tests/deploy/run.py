@@ -30,7 +30,7 @@ import boto3
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from local_moto import start_moto  # noqa: E402
+from local_moto import emulator_env, start_moto  # noqa: E402
 
 REGION = "us-east-1"
 NAME = "glue-partition-registrar"
@@ -197,8 +197,7 @@ def end_to_end(tf, endpoint, binary, zip_path):
 
     # The function's environment as Lambda reports it, and only the emulator's address added.
     function_env = lam.get_function_configuration(FunctionName=out["function_name"])["Environment"]["Variables"]
-    env = dict(os.environ, **function_env, AWS_ENDPOINT_URL=endpoint, AWS_REGION=REGION,
-               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_EC2_METADATA_DISABLED="true")
+    env = emulator_env(endpoint, **function_env)
     # moto would play the event source mapping itself, invoking a function it cannot run;
     # this test plays it instead, with the real binary.
     queue_url = out["events_queue_url"]

@@ -19,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from catalog_query import CatalogQuery  # noqa: E402
-from local_moto import start_moto  # noqa: E402
+from local_moto import emulator_env, start_moto  # noqa: E402
 
 BUCKET = "query-test"
 REGION = "us-east-1"
@@ -86,9 +86,7 @@ def main():
         s3.put_object(Bucket=BUCKET, Key="clicks/year=2026/month=11/day=26/part-0.parquet",
                       Body=parquet([("lost", "/nowhere")]))
 
-        env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_REGION=REGION, AWS_ACCESS_KEY_ID="testing",
-                   AWS_SECRET_ACCESS_KEY="testing", AWS_EC2_METADATA_DISABLED="true",
-                   GLUE_TABLES="analytics.clicks,analytics.logs")
+        env = emulator_env(endpoint, GLUE_TABLES="analytics.clicks,analytics.logs")
         result = subprocess.run([binary, "handle", "-"], input=json.dumps(event(list(uploads))),
                                 capture_output=True, text=True, env=env)
         check(result.returncode == 0, f"the registrar failed: {result.stderr}")
