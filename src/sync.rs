@@ -156,18 +156,20 @@ async fn run(
         .map(|p| (p.values.clone(), p))
         .collect();
 
-    let walked = walk(registrar, served, &catalog, options, progress, report).await;
+    let run = Run {
+        registrar,
+        served,
+        catalog: &catalog,
+        options,
+        progress,
+    };
+    let walked = walk(&run, report).await;
     if options.update_schema {
-        update_schemas(registrar, served, &catalog, options, progress, report).await;
+        update_schemas(&run, report).await;
     }
     if options.prune {
         match walked {
-            Ok(seen) => {
-                prune(
-                    registrar, served, &catalog, &seen, options, progress, report,
-                )
-                .await
-            }
+            Ok(seen) => prune(&run, &seen, report).await,
             Err(()) => {
                 let why = report.stopped.get_or_insert_with(String::new);
                 why.push_str(if why.is_empty() { "" } else { "; " });
@@ -178,17 +180,26 @@ async fn run(
     Ok(())
 }
 
+/// One sync of one table: what its steps share.
+struct Run<'r> {
+    registrar: &'r Registrar,
+    served: &'r ServedTable,
+    catalog: &'r HashMap<Vec<String>, CatalogPartition>,
+    options: &'r SyncOptions,
+    progress: &'r dyn Progress,
+}
+
 /// The walk, and registration of what it finds as it goes. Returns the values of every
 /// partition found, or `Err` when part of the table was not walked (a listing failed, or
 /// the deadline came).
-async fn walk(
-    registrar: &Registrar,
-    served: &ServedTable,
-    catalog: &HashMap<Vec<String>, CatalogPartition>,
-    options: &SyncOptions,
-    progress: &dyn Progress,
-    report: &mut Report,
-) -> Result<HashSet<Vec<String>>, ()> {
+async fn walk(run: &Run<'_>, report: &mut Report) -> Result<HashSet<Vec<String>>, ()> {
+    let &Run {
+        registrar,
+        served,
+        catalog,
+        options,
+        progress,
+    } = run;
     let table = &served.table;
     let bucket = table.location.bucket.as_str();
     let walk = Walk::new(table);
@@ -297,14 +308,14 @@ async fn walk(
 
 /// Bring registered partitions whose descriptor differs from the table's in line with it:
 /// `BatchUpdatePartition`, 100 per request, each partition keeping its own location.
-async fn update_schemas(
-    registrar: &Registrar,
-    served: &ServedTable,
-    catalog: &HashMap<Vec<String>, CatalogPartition>,
-    options: &SyncOptions,
-    progress: &dyn Progress,
-    report: &mut Report,
-) {
+async fn update_schemas(run: &Run<'_>, report: &mut Report) {
+    let &Run {
+        registrar,
+        served,
+        catalog,
+        options,
+        progress,
+    } = run;
     let table = &served.table;
     let wanted = descriptor_of(&served.descriptor);
     let mut stale: Vec<(&CatalogPartition, Vec<&'static str>)> = catalog
@@ -356,15 +367,14 @@ async fn update_schemas(
 }
 
 /// Drop the catalog's partitions the walk did not find, when their locations hold no data.
-async fn prune(
-    registrar: &Registrar,
-    served: &ServedTable,
-    catalog: &HashMap<Vec<String>, CatalogPartition>,
-    seen: &HashSet<Vec<String>>,
-    options: &SyncOptions,
-    progress: &dyn Progress,
-    report: &mut Report,
-) {
+async fn prune(run: &Run<'_>, seen: &HashSet<Vec<String>>, report: &mut Report) {
+    let &Run {
+        registrar,
+        served,
+        catalog,
+        options,
+        progress,
+    } = run;
     let table = &served.table;
     let stale: Vec<&CatalogPartition> = catalog
         .values()
