@@ -211,7 +211,8 @@ fn read_event(file: &str) -> anyhow::Result<(EventBytes, String)> {
         std::fs::File::open(file).with_context(|| format!("cannot read event file `{file}`"))?;
     // SAFETY: the map is read once, while this command runs; an event file changed under a
     // running command is its user's doing, and at worst makes the event unreadable.
-    let mapped = unsafe { memmap2::Mmap::map(&opened) };
+    // Populated at once: one call maps every page, where touching them faulted once per few.
+    let mapped = unsafe { memmap2::MmapOptions::new().populate().map(&opened) };
     let bytes = match mapped {
         Ok(m) => EventBytes::Mapped(m),
         // Not mappable (a pipe, a special file): read it.

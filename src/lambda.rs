@@ -6,11 +6,14 @@ use crate::handler::{HandleError, Outcome, Registrar};
 use crate::maintenance;
 use crate::metrics::{self, MetricsConfig};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
-use lambda_runtime::{LambdaEvent, service_fn};
+use bytes::Bytes;
+use lambda_runtime::layers::TracingLayer;
+use lambda_runtime::tower::layer::layer_fn;
+use lambda_runtime::{LambdaEvent, LambdaInvocation, Runtime, Service, service_fn};
 use registrar_core::Deadline;
 use serde_json::Value;
-use serde_json::value::RawValue;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
 
@@ -24,26 +27,83 @@ pub const REPAIR_MARGIN: Duration = Duration::from_secs(5);
 pub async fn serve(registrar: Registrar) -> Result<(), lambda_runtime::Error> {
     let registrar = Arc::new(registrar);
     let metrics = Arc::new(MetricsConfig::from_env());
-    // The payload stays JSON text: a 10,000-record SQS batch as a `Value` tree would take
-    // several times the memory of the text.
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+    let payloads = Payloads::default();
+    let taken = payloads.clone();
+    // The handler's own payload is `null`: the event's bytes come from the layer below.
+    let handler = service_fn(move |event: LambdaEvent<()>| {
         let registrar = registrar.clone();
         let metrics = metrics.clone();
+        let payload = taken.take(&event.context.request_id);
         let span = tracing::info_span!("invocation", request_id = %event.context.request_id);
         async move {
+            let payload = payload.ok_or("the runtime gave no payload for this invocation")?;
+            let text = std::str::from_utf8(&payload)
+                .map_err(|e| format!("the event is not UTF-8 text: {e}"))?;
             let deadline = deadline_of(event.context.deadline);
             invoke(
                 &registrar,
                 &metrics,
-                event.payload.get(),
+                text,
                 &event.context.request_id,
                 deadline,
             )
             .await
         }
         .instrument(span)
-    }))
-    .await
+    });
+    Runtime::new(handler)
+        .layer(TracingLayer::new())
+        .layer(layer_fn(move |inner| TakePayload {
+            inner,
+            payloads: payloads.clone(),
+        }))
+        .run()
+        .await
+}
+
+/// The payload of the invocation in progress, from [`TakePayload`] to the handler.
+#[derive(Clone, Default)]
+struct Payloads(Arc<Mutex<Option<(String, Bytes)>>>);
+
+impl Payloads {
+    fn put(&self, request_id: &str, payload: Bytes) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((request_id.to_owned(), payload));
+    }
+
+    /// The payload of `request_id`; `None` if another invocation's is waiting, which the
+    /// sequential runtime never does.
+    fn take(&self, request_id: &str) -> Option<Bytes> {
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.take() {
+            Some((id, payload)) if id == request_id => Some(payload),
+            _ => None,
+        }
+    }
+}
+
+/// Hands the handler the event's bytes as the Runtime API sent them. The runtime would read
+/// the whole payload into the handler's type first: for a 10,000-record SQS batch (5 MB of
+/// JSON) that pass alone was 4.5 ms of CPU, a sixth of the invocation, and the handler reads
+/// the text again anyway. The runtime is left `null` to read.
+struct TakePayload<S> {
+    inner: S,
+    payloads: Payloads,
+}
+
+impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for TakePayload<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut invocation: LambdaInvocation) -> S::Future {
+        let payload = std::mem::replace(&mut invocation.body, Bytes::from_static(b"null"));
+        self.payloads.put(&invocation.context.request_id, payload);
+        self.inner.call(invocation)
+    }
 }
 
 /// The invocation's deadline (milliseconds since the epoch, as the runtime gives it) as an

@@ -5,6 +5,7 @@ mod faults;
 mod handle;
 mod moto;
 mod reliability;
+mod runtime;
 mod schema;
 mod support;
 mod sync;
