@@ -24,6 +24,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 from local_moto import emulator_env  # noqa: E402
+from results import merge  # noqa: E402
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -190,12 +191,7 @@ def main():
         print(f"{name:<{width}}  {r['objects']:>7,}  {r['partitions']:>10,}  {r['list_requests']:>5} "
               f"({r['delimiter_walk_requests']:>4}, {r['one_per_1000_objects']:>4})          {glue_total:>4}  {r['wall_s']:>6}  {r['peak_rss_mib']:>7}")
     if not a.smoke:
-        with open(a.results) as f:
-            everything = json.load(f)
-        everything["backfill"] = results
-        with open(a.results, "w") as f:
-            json.dump(everything, f, indent=2)
-            f.write("\n")
+        merge(a.results, {"backfill": results})
 
 
 if __name__ == "__main__":

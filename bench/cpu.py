@@ -22,6 +22,7 @@ import boto3
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from local_moto import emulator_env, start_moto  # noqa: E402
+from results import merge  # noqa: E402
 
 REGION = "us-east-1"
 BUCKET = "bench-bucket"
@@ -92,12 +93,7 @@ def main():
           f"CPU (user + sys) {result['create_cpu_ms']} ms creating them, {result['dry_run_cpu_ms']} ms dry run "
           f"(median of {runs}; goal <= 20 ms)")
     if not a.smoke:
-        with open(a.results) as f:
-            everything = json.load(f)
-        everything["process_cpu"] = result
-        with open(a.results, "w") as f:
-            json.dump(everything, f, indent=2)
-            f.write("\n")
+        merge(a.results, {"process_cpu": result})
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import boto3
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 from local_moto import start_moto  # noqa: E402
+from results import merge  # noqa: E402
 
 REGION = "us-east-1"
 BUCKET = "bench-bucket"
@@ -311,15 +312,7 @@ def main():
             "sqs_batch_10k_heap_allocations_per_record": allocations,
         }
         results["machine"] = {"cpus": os.cpu_count(), "cpu": cpu_model(), "date": time.strftime("%Y-%m-%d")}
-        # Other benchmarks keep their sections of the same file.
-        everything = {}
-        if os.path.exists(a.results):
-            with open(a.results) as f:
-                everything = json.load(f)
-        everything.update(results)
-        with open(a.results, "w") as out:
-            json.dump(everything, out, indent=2)
-            out.write("\n")
+        merge(a.results, results)
     print_table(results, a.smoke)
 
 

@@ -19,13 +19,11 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 
 import boto3
-import duckdb
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from catalog_query import CatalogQuery  # noqa: E402
+from catalog_query import CatalogQuery, parquet_file  # noqa: E402
 from local_moto import emulator_env, start_moto  # noqa: E402
 
 BINARY = sys.argv[1] if len(sys.argv) > 1 else "target/debug/glue-partition-registrar"
@@ -53,13 +51,7 @@ def clicks_parquet(day, rng):
     """One file of a day's clicks, written by DuckDB as a pipeline's Parquet writer would."""
     rows = [(f"u{rng.randint(1, 40):02d}", rng.choice(PAGES), f"2026-11-{day} {h:02d}:{m:02d}:00")
             for h in range(8, 20) for m in range(0, 60, rng.choice((10, 15, 20)))]
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "part.parquet")
-        con = duckdb.connect()
-        con.execute("CREATE TABLE clicks (user_id VARCHAR, url VARCHAR, ts TIMESTAMP)")
-        con.executemany("INSERT INTO clicks VALUES (?, ?, ?)", rows)
-        con.execute(f"COPY clicks TO '{path}' (FORMAT parquet)")
-        return open(path, "rb").read(), len(rows)
+    return parquet_file("user_id VARCHAR, url VARCHAR, ts TIMESTAMP", rows), len(rows)
 
 
 def upload_day(s3, day, rng, parts=2):

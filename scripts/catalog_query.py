@@ -19,6 +19,7 @@ itself (its SQL dialect, its SerDe quirks) is not emulated.
 
 import glob
 import os
+import tempfile
 
 import boto3
 import duckdb
@@ -126,6 +127,19 @@ class CatalogQuery:
         line = lambda cells: "  ".join(c.rjust(w) if c.replace(".", "").isdigit() else c.ljust(w)
                                        for c, w in zip(cells, widths)).rstrip()
         return "\n".join([line(names), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def parquet_file(columns, rows):
+    """The bytes of a Parquet file of `rows`, as a pipeline writes it (DuckDB's writer).
+    `columns` is the column list in SQL, e.g. "user_id VARCHAR, url VARCHAR"."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "part.parquet")
+        con = duckdb.connect()
+        con.execute(f"CREATE TABLE t ({columns})")
+        con.executemany(f"INSERT INTO t VALUES ({', '.join('?' * len(rows[0]))})", rows)
+        con.execute(f"COPY t TO '{path}' (FORMAT parquet)")
+        with open(path, "rb") as f:
+            return f.read()
 
 
 def httpfs_extension():

@@ -211,7 +211,7 @@ impl ClientOptions {
 
 /// The one HTTPS stack: hyper 1 with rustls on ring. The SDK crates' default features would
 /// add a second (hyper 0.14, rustls 0.21) and aws-lc, a C library slow to build.
-pub fn https_client() -> SharedHttpClient {
+fn https_client() -> SharedHttpClient {
     use aws_smithy_http_client::tls;
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
@@ -364,10 +364,9 @@ impl Clients {
         use aws_sdk_glue::config::retry::RetryPartition;
         let glue_requests = Arc::new(RequestCounter::default());
         let s3_requests = Arc::new(RequestCounter::default());
-        let http = match sdk.endpoint_url() {
-            Some(url) if url.starts_with("http://") => http_client_for(Some(url)),
-            _ => sdk.http_client().unwrap_or_else(https_client),
-        };
+        let http = sdk
+            .http_client()
+            .unwrap_or_else(|| http_client_for(sdk.endpoint_url()));
         let glue = aws_sdk_glue::config::Builder::from(sdk)
             .http_client(http.clone())
             .retry_config(options.retry_config())

@@ -3,7 +3,8 @@
 
 use crate::aws::{CallError, ErrorKind, call};
 use aws_sdk_glue::types::{
-    BatchUpdatePartitionRequestEntry, PartitionInput, PartitionValueList, StorageDescriptor,
+    BatchUpdatePartitionRequestEntry, ErrorDetail, PartitionInput, PartitionValueList,
+    StorageDescriptor,
 };
 use futures_util::StreamExt;
 use registrar_core::schema::Descriptor;
@@ -59,23 +60,31 @@ impl ServedTable {
     /// The partition as a crawler would write it: the table's storage descriptor (columns,
     /// formats, SerDe) with the partition's own location.
     pub fn partition_input(&self, values: Vec<String>, location: String) -> PartitionInput {
-        let mut sd = self.descriptor.clone();
-        sd.location = Some(location);
-        PartitionInput::builder()
-            .set_values(Some(values))
-            .storage_descriptor(sd)
-            .build()
+        self.input(values, Some(location), None)
     }
 
     /// A registered partition brought in line with the table's descriptor, keeping its own
     /// location and parameters.
     pub fn realigned(&self, partition: &CatalogPartition) -> PartitionInput {
+        self.input(
+            partition.values.clone(),
+            partition.location.clone(),
+            partition.parameters.clone(),
+        )
+    }
+
+    fn input(
+        &self,
+        values: Vec<String>,
+        location: Option<String>,
+        parameters: Option<HashMap<String, String>>,
+    ) -> PartitionInput {
         let mut sd = self.descriptor.clone();
-        sd.location = partition.location.clone();
+        sd.location = location;
         PartitionInput::builder()
-            .set_values(Some(partition.values.clone()))
+            .set_values(Some(values))
             .storage_descriptor(sd)
-            .set_parameters(partition.parameters.clone())
+            .set_parameters(parameters)
             .build()
     }
 }
@@ -164,6 +173,18 @@ pub fn from_glue(
     Ok(ServedTable { table, descriptor })
 }
 
+/// A per-partition error inside a successful batch answer, classified like any other.
+fn entry_error(operation: &'static str, detail: Option<&ErrorDetail>) -> CallError {
+    CallError::from_code(
+        GLUE,
+        operation,
+        detail
+            .and_then(|d| d.error_code())
+            .unwrap_or("UnknownError"),
+        detail.and_then(|d| d.error_message()).unwrap_or(""),
+    )
+}
+
 fn value_list(values: &[String]) -> PartitionValueList {
     PartitionValueList::builder()
         .set_values(Some(values.to_vec()))
@@ -243,27 +264,22 @@ impl Catalog {
         }
     }
 
-    /// Register partitions, in chunks of at most 100, `concurrency` chunks in flight. Returns
-    /// one result per input, in input order: `AlreadyExistsException` is `Existing`,
-    /// transient per-partition errors are retried with backoff while the deadline allows.
+    /// Register partitions `(values, location)` of `table`, in chunks of at most 100,
+    /// `concurrency` chunks in flight. Returns one result per partition, in order:
+    /// `AlreadyExistsException` is `Existing`, transient per-partition errors are retried
+    /// with backoff while the deadline allows. Each request builds its inputs from the
+    /// table's descriptor as it is sent, so a descriptor is copied once per partition sent.
     pub async fn create_partitions(
         &self,
-        table: &TableName,
-        inputs: Vec<PartitionInput>,
+        table: &ServedTable,
+        partitions: &[(Vec<String>, String)],
         concurrency: usize,
         deadline: Deadline,
     ) -> Vec<Result<Registered, CallError>> {
-        let total = inputs.len();
-        let mut chunks: Vec<Vec<(usize, PartitionInput)>> = Vec::new();
-        for (i, input) in inputs.into_iter().enumerate() {
-            if i % WRITE_CHUNK == 0 {
-                chunks.push(Vec::with_capacity(WRITE_CHUNK.min(total - i)));
-            }
-            chunks.last_mut().expect("a chunk").push((i, input));
-        }
-        let mut results: Vec<Option<Result<Registered, CallError>>> = vec![None; total];
-        let mut done = futures_util::stream::iter(chunks)
-            .map(|chunk| self.create_chunk(table, chunk, deadline))
+        let indices: Vec<usize> = (0..partitions.len()).collect();
+        let mut results: Vec<Option<Result<Registered, CallError>>> = vec![None; partitions.len()];
+        let mut done = futures_util::stream::iter(indices.chunks(WRITE_CHUNK))
+            .map(|chunk| self.create_chunk(table, partitions, chunk.to_vec(), deadline))
             .buffer_unordered(concurrency.max(1));
         while let Some(chunk_results) = done.next().await {
             for (i, r) in chunk_results {
@@ -272,40 +288,50 @@ impl Catalog {
         }
         results
             .into_iter()
-            .map(|r| r.expect("every input has a result"))
+            .map(|r| r.expect("every partition has a result"))
             .collect()
     }
 
+    /// One chunk of `partitions`, by index.
     async fn create_chunk(
         &self,
-        table: &TableName,
-        mut pending: Vec<(usize, PartitionInput)>,
+        table: &ServedTable,
+        partitions: &[(Vec<String>, String)],
+        mut pending: Vec<usize>,
         deadline: Deadline,
     ) -> Vec<(usize, Result<Registered, CallError>)> {
+        let name = &table.table.name;
         let mut results = Vec::with_capacity(pending.len());
         for round in 0..=ENTRY_RETRIES {
             if round > 0 {
                 let wait = backoff(round);
                 if !deadline.allows(wait) {
                     let e = CallError::deadline(GLUE, "BatchCreatePartition");
-                    results.extend(pending.into_iter().map(|(i, _)| (i, Err(e.clone()))));
+                    results.extend(pending.into_iter().map(|i| (i, Err(e.clone()))));
                     return results;
                 }
                 tokio::time::sleep(wait).await;
             }
+            let inputs = pending
+                .iter()
+                .map(|&i| {
+                    let (values, location) = &partitions[i];
+                    table.partition_input(values.clone(), location.clone())
+                })
+                .collect();
             let request = self
                 .client
                 .batch_create_partition()
                 .set_catalog_id(self.catalog_id.clone())
-                .database_name(&table.database)
-                .table_name(&table.table)
-                .set_partition_input_list(Some(pending.iter().map(|(_, p)| p.clone()).collect()))
+                .database_name(&name.database)
+                .table_name(&name.table)
+                .set_partition_input_list(Some(inputs))
                 .send();
             let out = match call(deadline, GLUE, "BatchCreatePartition", request).await {
                 Ok(out) => out,
                 Err(e) => {
                     // The SDK has already retried throttling and transient failures.
-                    results.extend(pending.into_iter().map(|(i, _)| (i, Err(e.clone()))));
+                    results.extend(pending.into_iter().map(|i| (i, Err(e.clone()))));
                     return results;
                 }
             };
@@ -313,30 +339,18 @@ impl Catalog {
                 .errors()
                 .iter()
                 .map(|e| {
-                    let detail = e.error_detail();
-                    (
-                        e.partition_values(),
-                        CallError::from_code(
-                            GLUE,
-                            "BatchCreatePartition",
-                            detail
-                                .and_then(|d| d.error_code())
-                                .unwrap_or("UnknownError"),
-                            detail.and_then(|d| d.error_message()).unwrap_or(""),
-                        ),
-                    )
+                    let error = entry_error("BatchCreatePartition", e.error_detail());
+                    (e.partition_values(), error)
                 })
                 .collect();
             let mut retry = Vec::new();
-            for (i, input) in pending {
-                match errors.get(input.values()) {
+            for i in pending {
+                match errors.get(partitions[i].0.as_slice()) {
                     None => results.push((i, Ok(Registered::Created))),
                     Some(e) if e.kind == ErrorKind::AlreadyExists => {
                         results.push((i, Ok(Registered::Existing)))
                     }
-                    Some(e) if e.kind.is_transient() && round < ENTRY_RETRIES => {
-                        retry.push((i, input))
-                    }
+                    Some(e) if e.kind.is_transient() && round < ENTRY_RETRIES => retry.push(i),
                     Some(e) => results.push((i, Err(e.clone()))),
                 }
             }
@@ -474,18 +488,8 @@ impl Catalog {
                         .errors()
                         .iter()
                         .map(|e| {
-                            let detail = e.error_detail();
-                            (
-                                e.partition_value_list(),
-                                CallError::from_code(
-                                    GLUE,
-                                    "BatchUpdatePartition",
-                                    detail
-                                        .and_then(|d| d.error_code())
-                                        .unwrap_or("UnknownError"),
-                                    detail.and_then(|d| d.error_message()).unwrap_or(""),
-                                ),
-                            )
+                            let error = entry_error("BatchUpdatePartition", e.error_detail());
+                            (e.partition_value_list(), error)
                         })
                         .collect();
                     results.extend(chunk.iter().map(|(values, _)| {

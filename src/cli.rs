@@ -223,18 +223,51 @@ fn read_event(file: &str) -> anyhow::Result<(EventBytes, String)> {
     Ok((bytes, format!("`{file}`")))
 }
 
-/// An error that stops the command: 2 when it is the input's or configuration's fault.
-fn exit_for(e: &CatalogError) -> u8 {
-    match e {
-        CatalogError::Call(_) => FAILED,
-        _ => UNUSABLE,
+/// The exit status of an error that stops a command: 1 when a call failed (running again
+/// may succeed), 2 when the input or the configuration cannot work.
+trait ExitStatus: std::fmt::Display {
+    fn status(&self) -> u8;
+
+    /// Say what went wrong, and exit with its status.
+    fn exit(&self) -> ExitCode {
+        eprintln!("error: {self}");
+        ExitCode::from(self.status())
     }
 }
 
-fn exit_for_sync(e: &SyncError) -> u8 {
-    match e {
-        SyncError::Catalog(e) => exit_for(e),
-        SyncError::NotServed(_) => UNUSABLE,
+impl ExitStatus for CatalogError {
+    fn status(&self) -> u8 {
+        match self {
+            Self::Call(_) => FAILED,
+            _ => UNUSABLE,
+        }
+    }
+}
+
+impl ExitStatus for SyncError {
+    fn status(&self) -> u8 {
+        match self {
+            Self::Catalog(e) => e.status(),
+            Self::NotServed(_) => UNUSABLE,
+        }
+    }
+}
+
+impl ExitStatus for MaintenanceError {
+    fn status(&self) -> u8 {
+        match self {
+            Self::Sync(e) => e.status(),
+            _ => UNUSABLE,
+        }
+    }
+}
+
+impl ExitStatus for HandleError {
+    fn status(&self) -> u8 {
+        match self {
+            Self::Catalog(e) => e.status(),
+            Self::Event(_) => UNUSABLE,
+        }
     }
 }
 
@@ -265,13 +298,7 @@ async fn handle(file: &str, dry_run: bool, metrics: bool) -> anyhow::Result<Exit
                 println!("{}", serde_json::to_string_pretty(&report)?);
                 Ok(exit_for_report(&report))
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                Ok(ExitCode::from(match &e {
-                    MaintenanceError::Sync(e) => exit_for_sync(e),
-                    _ => UNUSABLE,
-                }))
-            }
+            Err(e) => Ok(e.exit()),
         };
     }
     match registrar.handle_text(event, dry_run, Deadline::NONE).await {
@@ -291,14 +318,7 @@ async fn handle(file: &str, dry_run: bool, metrics: bool) -> anyhow::Result<Exit
             eprintln!("error: the event in {source} is not valid JSON: {e}");
             Ok(ExitCode::from(UNUSABLE))
         }
-        Err(HandleError::Catalog(e)) => {
-            eprintln!("error: {e}");
-            Ok(ExitCode::from(exit_for(&e)))
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Ok(ExitCode::from(UNUSABLE))
-        }
+        Err(e) => Ok(e.exit()),
     }
 }
 
@@ -312,14 +332,7 @@ async fn explain(table: &str, keys: &[String]) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(HandleError::Catalog(e)) => {
-            eprintln!("error: {e}");
-            Ok(ExitCode::from(exit_for(&e)))
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Ok(ExitCode::from(UNUSABLE))
-        }
+        Err(e) => Ok(e.exit()),
     }
 }
 
@@ -382,9 +395,6 @@ async fn run_sync(args: SyncArgs, prune: bool, update_schema: bool) -> anyhow::R
             );
             Ok(exit_for_report(&report))
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Ok(ExitCode::from(exit_for_sync(&e)))
-        }
+        Err(e) => Ok(e.exit()),
     }
 }

@@ -163,13 +163,13 @@ async fn run(
         options,
         progress,
     };
-    let walked = walk(&run, report).await;
+    let walked = run.walk(report).await;
     if options.update_schema {
-        update_schemas(&run, report).await;
+        run.update_schemas(report).await;
     }
     if options.prune {
         match walked {
-            Ok(seen) => prune(&run, &seen, report).await,
+            Ok(seen) => run.prune(&seen, report).await,
             Err(()) => {
                 let why = report.stopped.get_or_insert_with(String::new);
                 why.push_str(if why.is_empty() { "" } else { "; " });
@@ -189,239 +189,233 @@ struct Run<'r> {
     progress: &'r dyn Progress,
 }
 
-/// The walk, and registration of what it finds as it goes. Returns the values of every
-/// partition found, or `Err` when part of the table was not walked (a listing failed, or
-/// the deadline came).
-async fn walk(run: &Run<'_>, report: &mut Report) -> Result<HashSet<Vec<String>>, ()> {
-    let &Run {
-        registrar,
-        served,
-        catalog,
-        options,
-        progress,
-    } = run;
-    let table = &served.table;
-    let bucket = table.location.bucket.as_str();
-    let walk = Walk::new(table);
-    let deadline = options.deadline;
-    let concurrency = options.concurrency.max(1);
-    progress.phase(
-        &format!("walking {}", table.location.uri_of(walk.scope())),
-        None,
-    );
+impl Run<'_> {
+    /// The walk, and registration of what it finds as it goes. Returns the values of every
+    /// partition found, or `Err` when part of the table was not walked (a listing failed, or
+    /// the deadline came).
+    async fn walk(&self, report: &mut Report) -> Result<HashSet<Vec<String>>, ()> {
+        let table = &self.served.table;
+        let bucket = table.location.bucket.as_str();
+        let walk = Walk::new(table);
+        let deadline = self.options.deadline;
+        let concurrency = self.options.concurrency.max(1);
+        self.progress.phase(
+            &format!("walking {}", table.location.uri_of(walk.scope())),
+            None,
+        );
 
-    let mut queue = VecDeque::from([walk.start()]);
-    let mut lists: FuturesUnordered<Boxed<'_, Listed>> = FuturesUnordered::new();
-    let mut creates: FuturesUnordered<Boxed<'_, Created>> = FuturesUnordered::new();
-    let mut pending: Vec<Found> = Vec::new();
-    let mut seen: HashSet<Vec<String>> = HashSet::new();
-    let mut reported: HashSet<String> = HashSet::new();
-    let (mut listed, mut complete) = (0u64, true);
-    let entry =
-        |f: &Found| PartitionEntry::new(&table.name, &f.values, &table.location.uri_of(&f.dir));
-    loop {
-        while lists.len() < concurrency && pending.len() < MAX_PENDING {
-            let Some(request) = queue.pop_front() else {
+        let mut queue = VecDeque::from([walk.start()]);
+        let mut lists: FuturesUnordered<Boxed<'_, Listed>> = FuturesUnordered::new();
+        let mut creates: FuturesUnordered<Boxed<'_, Created>> = FuturesUnordered::new();
+        let mut pending: Vec<Found> = Vec::new();
+        let mut seen: HashSet<Vec<String>> = HashSet::new();
+        let mut reported: HashSet<String> = HashSet::new();
+        let (mut listed, mut complete) = (0u64, true);
+        let entry =
+            |f: &Found| PartitionEntry::new(&table.name, &f.values, &table.location.uri_of(&f.dir));
+        loop {
+            while lists.len() < concurrency && pending.len() < MAX_PENDING {
+                let Some(request) = queue.pop_front() else {
+                    break;
+                };
+                lists.push(Box::pin(async move {
+                    let page = self
+                        .registrar
+                        .storage()
+                        .list(bucket, &request, self.options.page_size, deadline)
+                        .await;
+                    (request, page)
+                }));
+            }
+            let walking = !lists.is_empty() || !queue.is_empty();
+            while creates.len() < concurrency
+                && (pending.len() >= WRITE_CHUNK || (!walking && !pending.is_empty()))
+            {
+                let chunk: Vec<Found> = pending.drain(..pending.len().min(WRITE_CHUNK)).collect();
+                let wanted: Vec<(Vec<String>, String)> = chunk
+                    .iter()
+                    .map(|f| (f.values.clone(), table.location.uri_of(&f.dir)))
+                    .collect();
+                creates.push(Box::pin(async move {
+                    let results = self
+                        .registrar
+                        .writer()
+                        .ensure(self.served, &wanted, 1, false, deadline)
+                        .await;
+                    (chunk, results)
+                }));
+            }
+            if lists.is_empty() && creates.is_empty() {
                 break;
-            };
-            lists.push(Box::pin(async move {
-                let page = registrar
-                    .storage()
-                    .list(bucket, &request, options.page_size, deadline)
-                    .await;
-                (request, page)
-            }));
-        }
-        let walking = !lists.is_empty() || !queue.is_empty();
-        while creates.len() < concurrency
-            && (pending.len() >= WRITE_CHUNK || (!walking && !pending.is_empty()))
-        {
-            let chunk: Vec<Found> = pending.drain(..pending.len().min(WRITE_CHUNK)).collect();
-            let wanted: Vec<(Vec<String>, String)> = chunk
-                .iter()
-                .map(|f| (f.values.clone(), table.location.uri_of(&f.dir)))
-                .collect();
-            creates.push(Box::pin(async move {
-                let results = registrar
-                    .writer()
-                    .ensure(served, &wanted, 1, false, deadline)
-                    .await;
-                (chunk, results)
-            }));
-        }
-        if lists.is_empty() && creates.is_empty() {
-            break;
-        }
-        tokio::select! {
-            Some((request, page)) = lists.next(), if !lists.is_empty() => match page {
-                Ok(page) => {
-                    listed += page.keys.len() as u64 + page.dirs.len() as u64;
-                    progress.advance(page.keys.len() as u64 + page.dirs.len() as u64);
-                    let step = walk.on_page(&request, &page);
-                    for (key, skip) in step.skipped {
-                        if reported.insert(key.clone()) {
-                            report.skip(bucket, &key, &skip);
+            }
+            tokio::select! {
+                Some((request, page)) = lists.next(), if !lists.is_empty() => match page {
+                    Ok(page) => {
+                        listed += page.keys.len() as u64 + page.dirs.len() as u64;
+                        self.progress.advance(page.keys.len() as u64 + page.dirs.len() as u64);
+                        let step = walk.on_page(&request, &page);
+                        for (key, skip) in step.skipped {
+                            if reported.insert(key.clone()) {
+                                report.skip(bucket, &key, &skip);
+                            }
+                        }
+                        for found in step.found {
+                            if !seen.insert(found.values.clone()) {
+                                continue;
+                            }
+                            if self.catalog.contains_key(&found.values) {
+                                report.existing.push(entry(&found));
+                            } else if self.options.dry_run {
+                                report.created.push(entry(&found));
+                            } else {
+                                pending.push(found);
+                            }
+                        }
+                        queue.extend(step.next);
+                    }
+                    Err(e) => {
+                        complete = false;
+                        let from = request.start_after.as_deref().map(|s| format!(" after `{s}`")).unwrap_or_default();
+                        report.fail(bucket, &request.prefix, &format!("{e}; the keys under this prefix{from} were not walked"));
+                    }
+                },
+                Some((chunk, results)) = creates.next(), if !creates.is_empty() => {
+                    for (found, result) in chunk.iter().zip(results) {
+                        match result {
+                            Ok(Registered::Created) => report.created.push(entry(found)),
+                            Ok(Registered::Existing) => report.existing.push(entry(found)),
+                            Err(e) => report.fail(bucket, &found.dir, &e),
                         }
                     }
-                    for found in step.found {
-                        if !seen.insert(found.values.clone()) {
-                            continue;
-                        }
-                        if catalog.contains_key(&found.values) {
-                            report.existing.push(entry(&found));
-                        } else if options.dry_run {
-                            report.created.push(entry(&found));
-                        } else {
-                            pending.push(found);
-                        }
-                    }
-                    queue.extend(step.next);
-                }
-                Err(e) => {
+                },
+                () = sleep_until(deadline) => {
                     complete = false;
-                    let from = request.start_after.as_deref().map(|s| format!(" after `{s}`")).unwrap_or_default();
-                    report.fail(bucket, &request.prefix, &format!("{e}; the keys under this prefix{from} were not walked"));
+                    let left = pending.len() + creates.len() * WRITE_CHUNK;
+                    report.stopped = Some(format!(
+                        "stopped at the deadline after listing {listed} keys of {}; partitions found and registered so far are in the report, about {left} found were not registered yet; run again to continue",
+                        table.location.uri()
+                    ));
+                    break;
                 }
-            },
-            Some((chunk, results)) = creates.next(), if !creates.is_empty() => {
-                for (found, result) in chunk.iter().zip(results) {
-                    match result {
-                        Ok(Registered::Created) => report.created.push(entry(found)),
-                        Ok(Registered::Existing) => report.existing.push(entry(found)),
-                        Err(e) => report.fail(bucket, &found.dir, &e),
-                    }
-                }
-            },
-            () = sleep_until(deadline) => {
-                complete = false;
-                let left = pending.len() + creates.len() * WRITE_CHUNK;
-                report.stopped = Some(format!(
-                    "stopped at the deadline after listing {listed} keys of {}; partitions found and registered so far are in the report, about {left} found were not registered yet; run again to continue",
-                    table.location.uri()
-                ));
-                break;
             }
         }
+        if complete { Ok(seen) } else { Err(()) }
     }
-    if complete { Ok(seen) } else { Err(()) }
-}
 
-/// Bring registered partitions whose descriptor differs from the table's in line with it:
-/// `BatchUpdatePartition`, 100 per request, each partition keeping its own location.
-async fn update_schemas(run: &Run<'_>, report: &mut Report) {
-    let &Run {
-        registrar,
-        served,
-        catalog,
-        options,
-        progress,
-    } = run;
-    let table = &served.table;
-    let wanted = descriptor_of(&served.descriptor);
-    let mut stale: Vec<(&CatalogPartition, Vec<&'static str>)> = catalog
-        .values()
-        .filter_map(|p| {
-            let have = descriptor_of(p.descriptor.as_ref()?);
-            let changes = descriptor_changes(&wanted, &have);
-            (!changes.is_empty()).then_some((p, changes))
-        })
-        .collect();
-    stale.sort_by(|a, b| a.0.values.cmp(&b.0.values));
-    progress.phase("updating schemas", Some(stale.len() as u64));
-    let entry = |p: &CatalogPartition, changes: &[&str]| UpdatedEntry {
-        partition: PartitionEntry::new(
-            &table.name,
-            &p.values,
-            p.location.as_deref().unwrap_or_default(),
-        ),
-        changes: changes.iter().map(|c| c.to_string()).collect(),
-    };
-    if options.dry_run {
-        report
-            .updated
-            .extend(stale.iter().map(|(p, changes)| entry(p, changes)));
-        progress.advance(stale.len() as u64);
-        return;
-    }
-    for chunk in stale.chunks(WRITE_CHUNK * options.concurrency.max(1)) {
-        let inputs = chunk
-            .iter()
-            .map(|(p, _)| (p.values.clone(), served.realigned(p)))
+    /// Bring registered partitions whose descriptor differs from the table's in line with it:
+    /// `BatchUpdatePartition`, 100 per request, each partition keeping its own location.
+    async fn update_schemas(&self, report: &mut Report) {
+        let table = &self.served.table;
+        let wanted = descriptor_of(&self.served.descriptor);
+        let mut stale: Vec<(&CatalogPartition, Vec<&'static str>)> = self
+            .catalog
+            .values()
+            .filter_map(|p| {
+                let have = descriptor_of(p.descriptor.as_ref()?);
+                let changes = descriptor_changes(&wanted, &have);
+                (!changes.is_empty()).then_some((p, changes))
+            })
             .collect();
-        let results = registrar
-            .catalog()
-            .update_partitions(&table.name, inputs, options.deadline)
-            .await;
-        for ((p, changes), result) in chunk.iter().zip(results) {
-            match result {
-                Ok(()) => report.updated.push(entry(p, changes)),
-                Err(e) => report.fail(
-                    &table.location.bucket,
-                    p.location.as_deref().unwrap_or_default(),
-                    &format!("{e}; partition {:?} keeps its old schema", p.values),
-                ),
-            }
-        }
-        progress.advance(chunk.len() as u64);
-    }
-}
-
-/// Drop the catalog's partitions the walk did not find, when their locations hold no data.
-async fn prune(run: &Run<'_>, seen: &HashSet<Vec<String>>, report: &mut Report) {
-    let &Run {
-        registrar,
-        served,
-        catalog,
-        options,
-        progress,
-    } = run;
-    let table = &served.table;
-    let stale: Vec<&CatalogPartition> = catalog
-        .values()
-        .filter(|p| !seen.contains(&p.values))
-        .collect();
-    progress.phase("pruning", Some(stale.len() as u64));
-    let mut unchecked = 0;
-    let mut settled = futures_util::stream::iter(stale)
-        .map(|p| async move {
-            if options.deadline.passed() {
-                return (p, None);
-            }
-            let result = registrar
-                .writer()
-                .drop_if_empty(served, p, None, options.dry_run, options.deadline)
-                .await;
-            (p, Some(result))
-        })
-        .buffer_unordered(options.concurrency.max(1));
-    while let Some((p, result)) = settled.next().await {
-        progress.advance(1);
-        let Some(result) = result else {
-            unchecked += 1;
-            continue;
+        stale.sort_by(|a, b| a.0.values.cmp(&b.0.values));
+        self.progress
+            .phase("updating schemas", Some(stale.len() as u64));
+        let entry = |p: &CatalogPartition, changes: &[&str]| UpdatedEntry {
+            partition: PartitionEntry::new(
+                &table.name,
+                &p.values,
+                p.location.as_deref().unwrap_or_default(),
+            ),
+            changes: changes.iter().map(|c| c.to_string()).collect(),
         };
-        let entry = |location: &str| PartitionEntry::new(&table.name, &p.values, location);
-        match result {
-            Ok(Settled::Deleted { location }) => report.deleted.push(entry(&location)),
-            Ok(Settled::Recreated { location }) => {
-                report.deleted.push(entry(&location));
-                report.created.push(entry(&location));
+        if self.options.dry_run {
+            report
+                .updated
+                .extend(stale.iter().map(|(p, changes)| entry(p, changes)));
+            self.progress.advance(stale.len() as u64);
+            return;
+        }
+        for chunk in stale.chunks(WRITE_CHUNK * self.options.concurrency.max(1)) {
+            let inputs = chunk
+                .iter()
+                .map(|(p, _)| (p.values.clone(), self.served.realigned(p)))
+                .collect();
+            let results = self
+                .registrar
+                .catalog()
+                .update_partitions(&table.name, inputs, self.options.deadline)
+                .await;
+            for ((p, changes), result) in chunk.iter().zip(results) {
+                match result {
+                    Ok(()) => report.updated.push(entry(p, changes)),
+                    Err(e) => report.fail(
+                        &table.location.bucket,
+                        p.location.as_deref().unwrap_or_default(),
+                        &format!("{e}; partition {:?} keeps its old schema", p.values),
+                    ),
+                }
             }
-            Ok(Settled::Kept(_) | Settled::Created) => {}
-            Err(e) => {
-                let location = p.location.clone().unwrap_or_default();
-                report.fail(
-                    &table.location.bucket,
-                    &location,
-                    &format!("{e}; partition {:?} was not pruned", p.values),
-                );
-            }
+            self.progress.advance(chunk.len() as u64);
         }
     }
-    if unchecked > 0 {
-        report.stopped = Some(format!(
-            "stopped at the deadline while pruning: {unchecked} partitions were not checked; run again to continue"
-        ));
+
+    /// Drop the catalog's partitions the walk did not find, when their locations hold no data.
+    async fn prune(&self, seen: &HashSet<Vec<String>>, report: &mut Report) {
+        let table = &self.served.table;
+        let stale: Vec<&CatalogPartition> = self
+            .catalog
+            .values()
+            .filter(|p| !seen.contains(&p.values))
+            .collect();
+        self.progress.phase("pruning", Some(stale.len() as u64));
+        let mut unchecked = 0;
+        let mut settled = futures_util::stream::iter(stale)
+            .map(|p| async move {
+                if self.options.deadline.passed() {
+                    return (p, None);
+                }
+                let result = self
+                    .registrar
+                    .writer()
+                    .drop_if_empty(
+                        self.served,
+                        p,
+                        None,
+                        self.options.dry_run,
+                        self.options.deadline,
+                    )
+                    .await;
+                (p, Some(result))
+            })
+            .buffer_unordered(self.options.concurrency.max(1));
+        while let Some((p, result)) = settled.next().await {
+            self.progress.advance(1);
+            let Some(result) = result else {
+                unchecked += 1;
+                continue;
+            };
+            let entry = |location: &str| PartitionEntry::new(&table.name, &p.values, location);
+            match result {
+                Ok(Settled::Deleted { location }) => report.deleted.push(entry(&location)),
+                Ok(Settled::Recreated { location }) => {
+                    report.deleted.push(entry(&location));
+                    report.created.push(entry(&location));
+                }
+                Ok(Settled::Kept(_) | Settled::Created) => {}
+                Err(e) => {
+                    let location = p.location.clone().unwrap_or_default();
+                    report.fail(
+                        &table.location.bucket,
+                        &location,
+                        &format!("{e}; partition {:?} was not pruned", p.values),
+                    );
+                }
+            }
+        }
+        if unchecked > 0 {
+            report.stopped = Some(format!(
+                "stopped at the deadline while pruning: {unchecked} partitions were not checked; run again to continue"
+            ));
+        }
     }
 }
 

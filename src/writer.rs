@@ -170,16 +170,11 @@ impl PartitionWriter {
                 });
             }
         } else {
-            let inputs = pending
-                .iter()
-                .map(|i| {
-                    let (values, location) = &partitions[*i];
-                    table.partition_input(values.clone(), location.clone())
-                })
-                .collect();
+            let wanted: Vec<(Vec<String>, String)> =
+                pending.iter().map(|i| partitions[*i].clone()).collect();
             let created = self
                 .catalog
-                .create_partitions(name, inputs, concurrency, deadline)
+                .create_partitions(table, &wanted, concurrency, deadline)
                 .await;
             let mut known = self.known.lock().expect("known-partition lock");
             for (i, result) in pending.into_iter().zip(created) {
@@ -315,9 +310,9 @@ impl PartitionWriter {
             return Ok(Settled::Deleted { location: text });
         }
         tracing::warn!(location = %text, "an object arrived while the partition was dropped; re-creating it");
-        let input = table.partition_input(partition.values.clone(), text.clone());
+        let wanted = [(partition.values.clone(), text.clone())];
         self.catalog
-            .create_partitions(name, vec![input], 1, deadline)
+            .create_partitions(table, &wanted, 1, deadline)
             .await
             .remove(0)?;
         Ok(Settled::Recreated { location: text })

@@ -74,7 +74,6 @@ pub fn sdk_config_at(endpoint: &str) -> SdkConfig {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
-        .http_client(glue_partition_registrar::aws::https_client())
         .credentials_provider(aws_sdk_glue::config::SharedCredentialsProvider::new(
             Credentials::new("testing", "testing", None, None, "tests"),
         ))

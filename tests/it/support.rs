@@ -13,8 +13,9 @@ pub const BUCKET: &str = "example-data-lake";
 pub const CLICKSTREAM: &str = "s3://example-data-lake/clickstream/";
 pub const YMD: &[(&str, &str)] = &[("year", "string"), ("month", "string"), ("day", "string")];
 
+/// A Glue client for the emulator, built as the registrar's own.
 pub fn glue() -> aws_sdk_glue::Client {
-    aws_sdk_glue::Client::new(&sdk_config())
+    Clients::new(&sdk_config()).glue
 }
 
 /// A name no other test uses: tests share one emulator and run in parallel.

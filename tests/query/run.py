@@ -10,15 +10,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 import boto3
-import duckdb
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from catalog_query import CatalogQuery  # noqa: E402
+from catalog_query import CatalogQuery, parquet_file  # noqa: E402
 from local_moto import emulator_env, start_moto  # noqa: E402
 
 BUCKET = "query-test"
@@ -38,13 +36,7 @@ def check(condition, message):
 
 def parquet(rows):
     """A Parquet file of (user_id, url) rows, as a pipeline writes it."""
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "part.parquet")
-        con = duckdb.connect()
-        con.execute("CREATE TABLE t (user_id VARCHAR, url VARCHAR)")
-        con.executemany("INSERT INTO t VALUES (?, ?)", rows)
-        con.execute(f"COPY t TO '{path}' (FORMAT parquet)")
-        return open(path, "rb").read()
+    return parquet_file("user_id VARCHAR, url VARCHAR", rows)
 
 
 def event(keys):
