@@ -12,7 +12,7 @@ use glue_partition_registrar::core::report::Report;
 use glue_partition_registrar::handler::Registrar;
 use glue_partition_registrar::lambda::invoke;
 use glue_partition_registrar::metrics::MetricsConfig;
-use glue_partition_registrar::sync::{LogProgress, SyncOptions};
+use glue_partition_registrar::sync::SyncOptions;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -281,10 +281,7 @@ async fn until_clean(
 ) -> Vec<Result<Report, String>> {
     let mut results = Vec::new();
     for _ in 0..runs {
-        let result = r
-            .sync(t, options, &LogProgress)
-            .await
-            .map_err(|e| e.to_string());
+        let result = r.sync(t, options).await.map_err(|e| e.to_string());
         let clean =
             matches!(&result, Ok(report) if report.failed.is_empty() && report.stopped.is_none());
         if let Ok(report) = &result {
@@ -356,7 +353,7 @@ async fn sync_prune_under_a_storm_drops_exactly_the_emptied_partitions() {
     }
     put_objects(&bucket, &keys).await;
     registrar(&[&t])
-        .sync(&t, &SyncOptions::default(), &LogProgress)
+        .sync(&t, &SyncOptions::default())
         .await
         .unwrap();
     delete_objects(&bucket, &emptied.values().cloned().collect::<Vec<_>>()).await;

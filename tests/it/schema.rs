@@ -7,7 +7,7 @@ use crate::support::*;
 use glue_partition_registrar::aws::Clients;
 use glue_partition_registrar::config::{Config, TableName};
 use glue_partition_registrar::handler::Registrar;
-use glue_partition_registrar::sync::{LogProgress, SyncOptions};
+use glue_partition_registrar::sync::SyncOptions;
 use std::collections::BTreeSet;
 
 /// moto's account: the catalog id a cross-account configuration would name.
@@ -45,7 +45,7 @@ async fn every_glue_request_names_the_configured_catalog() {
         prune: true,
         ..SyncOptions::default()
     };
-    r.sync(&t, &options, &LogProgress).await.unwrap();
+    r.sync(&t, &options).await.unwrap();
 
     let seen = proxy.seen();
     let operations: BTreeSet<&str> = seen.iter().map(|s| s.operation.as_str()).collect();
@@ -181,9 +181,7 @@ async fn a_column_added_to_the_table_reaches_every_partition_and_a_second_run_ch
         .collect();
     put_objects(&bucket, &keys).await;
     let r = registrar(&[&t]);
-    r.sync(&t, &SyncOptions::default(), &LogProgress)
-        .await
-        .unwrap();
+    r.sync(&t, &SyncOptions::default()).await.unwrap();
     add_column(&t, "country", "string").await;
 
     let update = |dry_run| SyncOptions {
@@ -191,7 +189,7 @@ async fn a_column_added_to_the_table_reaches_every_partition_and_a_second_run_ch
         dry_run,
         ..SyncOptions::default()
     };
-    let plan = r.sync(&t, &update(true), &LogProgress).await.unwrap();
+    let plan = r.sync(&t, &update(true)).await.unwrap();
     assert_eq!(plan.updated.len(), 3);
     assert!(plan.updated.iter().all(|u| u.changes == ["columns"]));
     assert!(
@@ -201,7 +199,7 @@ async fn a_column_added_to_the_table_reaches_every_partition_and_a_second_run_ch
             .all(|p| column_names(p).len() == 3)
     );
 
-    let done = r.sync(&t, &update(false), &LogProgress).await.unwrap();
+    let done = r.sync(&t, &update(false)).await.unwrap();
     assert_eq!(done.updated.len(), 3);
     for p in partitions(&t).await {
         assert_eq!(column_names(&p), ["user_id", "url", "ts", "country"]);
@@ -212,7 +210,7 @@ async fn a_column_added_to_the_table_reaches_every_partition_and_a_second_run_ch
             "each partition keeps its own location"
         );
     }
-    let again = r.sync(&t, &update(false), &LogProgress).await.unwrap();
+    let again = r.sync(&t, &update(false)).await.unwrap();
     assert!(again.updated.is_empty(), "{:?}", again.updated);
 }
 

@@ -242,13 +242,13 @@ pub fn s3_event_in(bucket: &str, event_name: &str, keys: &[&str]) -> Value {
     })).collect::<Vec<_>>()})
 }
 
-/// `sync` as a method, as the tests read best: `registrar.sync(&table, &options, &progress)`.
+/// `sync` as a method, as the tests read best: `registrar.sync(&table, &options)`, with
+/// progress as log lines.
 pub trait SyncExt {
     async fn sync(
         &self,
         table: &TableName,
         options: &glue_partition_registrar::sync::SyncOptions,
-        progress: &dyn glue_partition_registrar::sync::Progress,
     ) -> Result<
         glue_partition_registrar::core::report::Report,
         glue_partition_registrar::sync::SyncError,
@@ -260,14 +260,11 @@ impl SyncExt for Registrar {
         &self,
         table: &TableName,
         options: &glue_partition_registrar::sync::SyncOptions,
-        progress: &dyn glue_partition_registrar::sync::Progress,
     ) -> Result<
         glue_partition_registrar::core::report::Report,
         glue_partition_registrar::sync::SyncError,
     > {
-        Box::pin(glue_partition_registrar::sync::sync(
-            self, table, options, progress,
-        ))
-        .await
+        use glue_partition_registrar::sync::{LogProgress, sync};
+        Box::pin(sync(self, table, options, &LogProgress)).await
     }
 }

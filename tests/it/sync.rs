@@ -3,7 +3,7 @@
 use crate::support::*;
 use glue_partition_registrar::config::TableName;
 use glue_partition_registrar::core::Deadline;
-use glue_partition_registrar::sync::{LogProgress, SyncOptions};
+use glue_partition_registrar::sync::SyncOptions;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,6 +15,14 @@ fn day_keys(prefix: &str, month: u32, day: u32, files: u32) -> Vec<String> {
 
 async fn table_in(bucket: &str) -> TableName {
     create_table(&format!("s3://{bucket}/clickstream/"), YMD, None).await
+}
+
+/// `sync --prune`.
+fn pruning() -> SyncOptions {
+    SyncOptions {
+        prune: true,
+        ..options()
+    }
 }
 
 fn options() -> SyncOptions {
@@ -55,7 +63,7 @@ async fn backfill_lists_about_once_per_thousand_objects() {
     let before_s3 = r.clients().s3_requests.snapshot();
     let before_glue = r.clients().glue_requests.snapshot();
 
-    let report = r.sync(&t, &options(), &LogProgress).await.unwrap();
+    let report = r.sync(&t, &options()).await.unwrap();
     let s3_requests = r.clients().s3_requests.snapshot().since(&before_s3);
     let glue_requests = r.clients().glue_requests.snapshot().since(&before_glue);
 
@@ -96,10 +104,7 @@ async fn backfill_reads_template_layouts_by_listing_objects() {
         ],
     )
     .await;
-    let report = registrar(&[&t])
-        .sync(&t, &options(), &LogProgress)
-        .await
-        .unwrap();
+    let report = registrar(&[&t]).sync(&t, &options()).await.unwrap();
     assert_eq!(
         values(&report.created),
         strings(&[&["2026", "10"], &["2026", "11"]])
@@ -120,7 +125,6 @@ async fn backfill_dry_run_writes_nothing() {
                 dry_run: true,
                 ..options()
             },
-            &LogProgress,
         )
         .await
         .unwrap();
@@ -140,14 +144,7 @@ async fn sync_prune_removes_exactly_the_emptied_partitions() {
     );
     put_objects(&bucket, &[d23.clone(), d24.clone(), d25.clone()].concat()).await;
     let r = registrar(&[&t]);
-    assert_eq!(
-        r.sync(&t, &options(), &LogProgress)
-            .await
-            .unwrap()
-            .created
-            .len(),
-        3
-    );
+    assert_eq!(r.sync(&t, &options()).await.unwrap().created.len(), 3);
 
     delete_objects(&bucket, &d23).await;
     // d24 keeps only its marker: no data any more.
@@ -158,7 +155,7 @@ async fn sync_prune_removes_exactly_the_emptied_partitions() {
     )
     .await;
 
-    let without_prune = r.sync(&t, &options(), &LogProgress).await.unwrap();
+    let without_prune = r.sync(&t, &options()).await.unwrap();
     assert!(without_prune.deleted.is_empty());
     assert_eq!(partitions(&t).await.len(), 3);
 
@@ -170,7 +167,6 @@ async fn sync_prune_removes_exactly_the_emptied_partitions() {
                 dry_run: true,
                 ..options()
             },
-            &LogProgress,
         )
         .await
         .unwrap();
@@ -180,17 +176,7 @@ async fn sync_prune_removes_exactly_the_emptied_partitions() {
     );
     assert_eq!(partitions(&t).await.len(), 3);
 
-    let pruned = r
-        .sync(
-            &t,
-            &SyncOptions {
-                prune: true,
-                ..options()
-            },
-            &LogProgress,
-        )
-        .await
-        .unwrap();
+    let pruned = r.sync(&t, &pruning()).await.unwrap();
     assert_eq!(
         values(&pruned.deleted),
         strings(&[&["2026", "11", "23"], &["2026", "11", "24"]])
@@ -215,7 +201,6 @@ async fn sync_stops_cleanly_at_the_deadline_and_says_where() {
                 deadline: Deadline::at(Instant::now()),
                 ..options()
             },
-            &LogProgress,
         )
         .await
         .unwrap();
@@ -416,19 +401,9 @@ async fn sync_prune_rechecks_after_dropping_and_recreates_on_a_race() {
         let (bucket, late) = (hook_bucket.clone(), late.clone());
         Box::pin(async move { put_objects(&bucket, &[late]).await })
     }));
-    r.sync(&t, &options(), &LogProgress).await.unwrap();
+    r.sync(&t, &options()).await.unwrap();
     delete_objects(&bucket, &keys).await;
-    let pruned = r
-        .sync(
-            &t,
-            &SyncOptions {
-                prune: true,
-                ..options()
-            },
-            &LogProgress,
-        )
-        .await
-        .unwrap();
+    let pruned = r.sync(&t, &pruning()).await.unwrap();
     assert_eq!(pruned.deleted.len(), 1);
     assert_eq!(pruned.created.len(), 1, "re-created after the race");
     assert_eq!(partitions(&t).await.len(), 1);
@@ -459,7 +434,6 @@ async fn backfill_walks_past_folders_with_multibyte_names() {
                     dry_run: true,
                     ..options()
                 },
-                &LogProgress,
             )
             .await
             .unwrap();
