@@ -232,12 +232,12 @@ fn http_client_for(endpoint: Option<&str>) -> SharedHttpClient {
     }
 }
 
-/// Load the SDK configuration from the environment (`AWS_REGION`, `AWS_ENDPOINT_URL`,
-/// profiles, the Lambda role).
-pub async fn load_sdk_config() -> SdkConfig {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+/// Load the SDK configuration by the standard chain (`AWS_REGION`, `AWS_ENDPOINT_URL`,
+/// profiles, the Lambda role), with the HTTP client `endpoint` (the settings'
+/// `AWS_ENDPOINT_URL`) needs.
+pub async fn load_sdk_config(endpoint: Option<&str>) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client_for(endpoint.as_deref()))
+        .http_client(http_client_for(endpoint))
         .load()
         .await
 }

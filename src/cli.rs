@@ -1,26 +1,38 @@
-//! The command line: the same handler as the Lambda, for people and scripts.
+//! The command line: the same handler as the Lambda, for people and scripts. Settings are
+//! read once (`Settings::from_env`) and every command takes them from there.
 
 use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand};
 use glue_partition_registrar::aws::{Clients, load_sdk_config};
-use glue_partition_registrar::catalog::CatalogError;
-use glue_partition_registrar::config::{Config, TableName};
+use glue_partition_registrar::config::{Config, Settings, TableName};
 use glue_partition_registrar::core::Deadline;
 use glue_partition_registrar::core::event::EventError;
+use glue_partition_registrar::core::pass::Cursor;
 use glue_partition_registrar::core::report::Report;
-use glue_partition_registrar::handler::{HandleError, Registrar};
-use glue_partition_registrar::maintenance::MaintenanceError;
-use glue_partition_registrar::metrics::MetricsConfig;
-use glue_partition_registrar::sync::{LogProgress, Progress, SyncError, SyncOptions, sync};
-use glue_partition_registrar::{lambda, logging, maintenance};
+use glue_partition_registrar::handler::{Explained, HandleError, Registrar};
+use glue_partition_registrar::invocation::{self, Answer, InvocationError, Options};
+use glue_partition_registrar::sync::{
+    self, LogProgress, Progress, SyncError, SyncOptions, WalkProgress,
+};
+use glue_partition_registrar::{lambda, logging, metrics};
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
+use std::time::Instant;
 
 const AFTER_HELP: &str = "\
-Configuration comes from the environment: GLUE_TABLES (database.table,...), GLUE_DATABASES,
-DELETE_EMPTY_PARTITIONS, LOG_LEVEL, TABLE_CACHE_SECONDS; AWS_REGION, AWS_ENDPOINT_URL and
-credentials from the standard AWS chain. Started by the Lambda runtime (AWS_LAMBDA_RUNTIME_API
-set) with no subcommand, it serves events.";
+Configuration comes from the environment:
+  GLUE_TABLES              database.table,...  the tables served (handle)
+  GLUE_DATABASES           databases whose every partitioned table is served (handle)
+  GLUE_CATALOG_ID          the Data Catalog's account, when it is another account's
+  DELETE_EMPTY_PARTITIONS  true: drop a partition once its location holds no data
+  SCHEMA_DRIFT_DETECTION   true: compare new Parquet files' columns with the table's
+  TABLE_CACHE_SECONDS      how long a warm process trusts table metadata (300)
+  LOG_LEVEL                error, warn, info, debug (warn for the CLI)
+  METRICS_NAMESPACE        CloudWatch namespace of the metrics (GluePartitionRegistrar)
+  METRICS_PER_TABLE        false: no per-table metrics
+  POWERTOOLS_SERVICE_NAME  the `service` of log lines and metrics (glue-partition-registrar)
+AWS_REGION, AWS_ENDPOINT_URL and credentials come from the standard AWS chain. Started by
+the Lambda runtime (AWS_LAMBDA_RUNTIME_API set) with no subcommand, it serves events.";
 
 #[derive(Debug, Parser)]
 #[command(name = "glue-partition-registrar", version, about = "Register AWS Glue partitions the moment objects land in S3", after_help = AFTER_HELP)]
@@ -37,10 +49,10 @@ enum Command {
     /// from its dead-letter queue, or a `{"backfill": ..}` / `{"sync": ..}` request.
     /// Exit status: 0 when nothing failed, 1 when any object failed, 2 on unusable input or
     /// configuration.
-    #[command(after_help = "Examples:
-  GLUE_TABLES=analytics.clickstream glue-partition-registrar handle events/s3-put.json
+    #[command(after_help = "Examples (the files are in the repository's events/):
+  GLUE_TABLES=analytics.clickstream glue-partition-registrar handle events/s3-object-created.json
   aws sqs receive-message ... | jq ... | glue-partition-registrar handle -
-  glue-partition-registrar handle --dry-run events/sqs-batch.json")]
+  glue-partition-registrar handle --dry-run events/sqs-s3.json")]
     Handle {
         /// The event document (JSON), or `-` for stdin.
         file: String,
@@ -68,12 +80,15 @@ enum Command {
     },
     /// Register every partition under the table's location that the catalog lacks.
     ///
-    /// The one-time migration from a crawler or `MSCK REPAIR TABLE`: Hive layouts are walked
-    /// level by level (one S3 listing per directory, not per object), template layouts are
-    /// listed. Prints the report; exit status as for `handle`.
+    /// The one-time migration from a crawler or `MSCK REPAIR TABLE`. The table's prefix is
+    /// listed flat, 1,000 keys a request, many listings at once (the key space cut into
+    /// units); large partitions and hidden or foreign directories are stepped over. Prints
+    /// the report; exit status as for `handle`. A run that stops (Ctrl-C aside: a failed
+    /// listing or registration) says where in the report's `cursor`: `--resume` goes on.
     #[command(after_help = "Examples:
   glue-partition-registrar backfill --table analytics.clickstream --dry-run
-  glue-partition-registrar backfill --table analytics.clickstream --concurrency 16")]
+  glue-partition-registrar backfill --table analytics.clickstream --concurrency 32 > run.json
+  glue-partition-registrar backfill --table analytics.clickstream --resume @run.json")]
     Backfill {
         #[command(flatten)]
         run: SyncArgs,
@@ -81,7 +96,8 @@ enum Command {
     /// Like backfill; with --prune also drop catalog partitions whose location holds no data,
     /// with --update-schema also bring partitions' schemas in line with the table's.
     ///
-    /// Never deletes without --prune; with --dry-run prints the plan (and, with
+    /// Never deletes without --prune, and never before the whole table was walked (by this
+    /// run, or the runs its --resume continues); with --dry-run prints the plan (and, with
     /// --update-schema, what differs) and writes nothing.
     #[command(after_help = "Examples:
   glue-partition-registrar sync --table analytics.clickstream --prune --dry-run
@@ -108,9 +124,16 @@ struct SyncArgs {
     /// Plan and read, but write nothing to Glue.
     #[arg(long)]
     dry_run: bool,
-    /// S3 listings and Glue requests in flight at once.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// S3 listings in flight at once (each walks one unit of the table).
+    #[arg(long, default_value_t = sync::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
+    /// Glue requests in flight at once.
+    #[arg(long, default_value_t = sync::DEFAULT_GLUE_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=64))]
+    glue_concurrency: u16,
+    /// Continue a stopped pass: its cursor as JSON, or `@FILE` holding the cursor or a
+    /// report that has one (`-` reads stdin).
+    #[arg(long)]
+    resume: Option<String>,
 }
 
 /// Exit statuses (README, "The command line").
@@ -118,29 +141,43 @@ const FAILED: u8 = 1;
 const UNUSABLE: u8 = 2;
 
 pub async fn run(cli: Cli) -> ExitCode {
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(UNUSABLE);
+        }
+    };
     let Some(command) = cli.command else {
-        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-            return serve_lambda().await;
+        if settings.lambda_runtime {
+            return serve_lambda(settings).await;
         }
         eprintln!(
             "error: no subcommand given; see --help (the Lambda runtime starts this binary without one)"
         );
         return ExitCode::from(UNUSABLE);
     };
-    logging::init("warn", true);
+    // The SDK's own warnings (a region looked for on instance metadata) would bury the one
+    // line that says what to do.
+    logging::init(
+        settings.log_level.as_deref(),
+        "warn,aws_config=error,aws_smithy_runtime=error",
+        &settings.metrics.service,
+        true,
+    );
     let result = match command {
         Command::Handle {
             file,
             dry_run,
             metrics,
-        } => handle(&file, dry_run, metrics).await,
-        Command::Explain { table, keys } => explain(&table, &keys).await,
-        Command::Backfill { run } => run_sync(run, false, false).await,
+        } => handle(&settings, &file, dry_run, metrics).await,
+        Command::Explain { table, keys } => explain(&settings, &table, &keys).await,
+        Command::Backfill { run } => run_sync(&settings, run, false, false).await,
         Command::Sync {
             run,
             prune,
             update_schema,
-        } => run_sync(run, prune, update_schema).await,
+        } => run_sync(&settings, run, prune, update_schema).await,
     };
     match result {
         Ok(code) => code,
@@ -151,18 +188,22 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn serve_lambda() -> ExitCode {
-    logging::init("info", false);
-    let registrar = match Config::from_env() {
-        Ok(config) => Registrar::new(Clients::new(&load_sdk_config().await), config),
-        Err(e) => {
-            tracing::error!(error = %e, "configuration error");
-            return ExitCode::from(UNUSABLE);
-        }
-    };
+async fn serve_lambda(settings: Settings) -> ExitCode {
+    logging::init(
+        settings.log_level.as_deref(),
+        "info",
+        &settings.metrics.service,
+        false,
+    );
+    if let Err(e) = settings.registrar.require_tables() {
+        tracing::error!(error = %e, "configuration error");
+        return ExitCode::from(UNUSABLE);
+    }
+    let sdk = load_sdk_config(settings.endpoint.as_deref()).await;
+    let registrar = Registrar::new(Clients::new(&sdk), settings.registrar);
     // Boxed: the runtime's service stack is deep enough to overflow the compiler's layout
     // limit inside this function's future.
-    match Box::pin(lambda::serve(registrar)).await {
+    match Box::pin(lambda::serve(registrar, settings.metrics)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "Lambda runtime stopped");
@@ -171,8 +212,8 @@ async fn serve_lambda() -> ExitCode {
     }
 }
 
-async fn registrar(config: Config) -> anyhow::Result<Registrar> {
-    let sdk = load_sdk_config().await;
+async fn registrar(settings: &Settings, config: Config) -> anyhow::Result<Registrar> {
+    let sdk = load_sdk_config(settings.endpoint.as_deref()).await;
     if sdk.region().is_none() {
         return Err(anyhow!(
             "no AWS region: set AWS_REGION (or a profile with a region)"
@@ -223,117 +264,90 @@ fn read_event(file: &str) -> anyhow::Result<(EventBytes, String)> {
     Ok((bytes, format!("`{file}`")))
 }
 
-/// The exit status of an error that stops a command: 1 when a call failed (running again
-/// may succeed), 2 when the input or the configuration cannot work.
-trait ExitStatus: std::fmt::Display {
-    fn status(&self) -> u8;
-
-    /// Say what went wrong, and exit with its status.
-    fn exit(&self) -> ExitCode {
-        eprintln!("error: {self}");
-        ExitCode::from(self.status())
-    }
-}
-
-impl ExitStatus for CatalogError {
-    fn status(&self) -> u8 {
-        match self {
-            Self::Call(_) => FAILED,
-            _ => UNUSABLE,
+/// Say what stopped a command, and exit 1 when a call failed (running again may succeed),
+/// 2 when the input or the configuration cannot work.
+fn exit_on(error: &InvocationError, source: &str) -> ExitCode {
+    match error {
+        InvocationError::Event(HandleError::Event(EventError::NotJson(e))) => {
+            eprintln!("error: the event in {source} is not valid JSON: {e}")
         }
+        e => eprintln!("error: {e}"),
     }
-}
-
-impl ExitStatus for SyncError {
-    fn status(&self) -> u8 {
-        match self {
-            Self::Catalog(e) => e.status(),
-            Self::NotServed(_) => UNUSABLE,
-        }
-    }
-}
-
-impl ExitStatus for MaintenanceError {
-    fn status(&self) -> u8 {
-        match self {
-            Self::Sync(e) => e.status(),
-            _ => UNUSABLE,
-        }
-    }
-}
-
-impl ExitStatus for HandleError {
-    fn status(&self) -> u8 {
-        match self {
-            Self::Catalog(e) => e.status(),
-            Self::Event(_) => UNUSABLE,
-        }
-    }
+    ExitCode::from(if error.is_unusable() {
+        UNUSABLE
+    } else {
+        FAILED
+    })
 }
 
 /// 0 when nothing failed, 1 when something did.
-fn exit_for_report(report: &Report) -> ExitCode {
-    if report.has_failures() {
+fn exit_for(failed: bool) -> ExitCode {
+    if failed {
         ExitCode::from(FAILED)
     } else {
         ExitCode::SUCCESS
     }
 }
 
-async fn handle(file: &str, dry_run: bool, metrics: bool) -> anyhow::Result<ExitCode> {
+async fn handle(
+    settings: &Settings,
+    file: &str,
+    dry_run: bool,
+    emit: bool,
+) -> anyhow::Result<ExitCode> {
     let (bytes, source) = read_event(file)?;
-    let event = std::str::from_utf8(bytes.bytes())
+    let payload = std::str::from_utf8(bytes.bytes())
         .with_context(|| format!("the event in {source} is not UTF-8 text"))?;
-    let config = Config::from_env()?;
-    let registrar = registrar(config).await?;
-    if let Some(request) = maintenance::parse(event) {
-        let run = match request {
-            Ok(request) => {
-                maintenance::run(&registrar, &request.dry_run(dry_run), Deadline::NONE).await
-            }
-            Err(e) => Err(e),
-        };
-        return match run {
-            Ok(report) => {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-                Ok(exit_for_report(&report))
-            }
-            Err(e) => Ok(e.exit()),
-        };
+    settings.registrar.require_tables()?;
+    let registrar = registrar(settings, settings.registrar.clone()).await?;
+    let progress = LogProgress::default();
+    let options = Options {
+        dry_run,
+        event_deadline: Deadline::NONE,
+        repair_deadline: Deadline::NONE,
+        progress: &progress,
+    };
+    let answer = match invocation::run(&registrar, payload, &options).await {
+        Ok(answer) => answer,
+        Err(e) => return Ok(exit_on(&e, &source)),
+    };
+    if let (true, Answer::Event(outcome)) = (emit, &answer) {
+        metrics::emit(&settings.metrics, outcome, None, true);
     }
-    match registrar.handle_text(event, dry_run, Deadline::NONE).await {
-        Ok(outcome) => {
-            if metrics {
-                glue_partition_registrar::metrics::emit(
-                    &MetricsConfig::from_env(),
-                    &outcome,
-                    None,
-                    true,
-                );
-            }
-            println!("{}", serde_json::to_string_pretty(&outcome.report)?);
-            Ok(exit_for_report(&outcome.report))
+    let failed = answer.has_failures();
+    let printed = match &answer {
+        Answer::Event(outcome) => serde_json::to_string_pretty(&outcome.report)?,
+        Answer::Maintenance { report, summary } if *summary => {
+            serde_json::to_string_pretty(&report.summary())?
         }
-        Err(HandleError::Event(EventError::NotJson(e))) => {
-            eprintln!("error: the event in {source} is not valid JSON: {e}");
-            Ok(ExitCode::from(UNUSABLE))
-        }
-        Err(e) => Ok(e.exit()),
-    }
+        Answer::Maintenance { report, .. } => serde_json::to_string_pretty(report)?,
+        Answer::Split(plan) => serde_json::to_string_pretty(plan)?,
+    };
+    println!("{printed}");
+    Ok(exit_for(failed))
 }
 
-async fn explain(table: &str, keys: &[String]) -> anyhow::Result<ExitCode> {
+async fn explain(settings: &Settings, table: &str, keys: &[String]) -> anyhow::Result<ExitCode> {
     let table = TableName::parse(table)?;
-    let registrar = registrar(Config::for_table_from_env(&table)?).await?;
-    match registrar.explain(keys).await {
-        Ok(lines) => {
-            for line in lines {
-                println!("{line}");
+    let config = settings.registrar.clone().serving_only(table);
+    let registrar = registrar(settings, config).await?;
+    for line in registrar.explain(keys).await {
+        let json = match line {
+            Explained::Partition {
+                uri,
+                table,
+                values,
+                location,
+            } => {
+                serde_json::json!({"key": uri, "table": table, "values": values, "location": location})
             }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => Ok(e.exit()),
+            Explained::Skipped { uri, reason } => {
+                serde_json::json!({"key": uri, "skipped": reason})
+            }
+        };
+        println!("{json}");
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A progress bar on a terminal; log lines otherwise.
@@ -347,7 +361,7 @@ impl Progress for Bar {
         let template = if total.is_some() {
             "{msg:>20} [{bar:40}] {pos}/{len} ({eta})"
         } else {
-            "{spinner} {msg} ({pos} levels)"
+            "{spinner} {msg}"
         };
         if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
             self.0.set_style(style.progress_chars("=> "));
@@ -357,44 +371,129 @@ impl Progress for Bar {
     fn advance(&self, n: u64) {
         self.0.inc(n);
     }
+
+    fn walk(&self, at: &WalkProgress) {
+        self.0.set_message(format!(
+            "walking: {}/{} units, {} objects, {} partitions, {:.0} objects/s",
+            at.units_done,
+            at.units,
+            at.objects,
+            at.partitions,
+            at.rate()
+        ));
+        self.0.tick();
+    }
 }
 
-async fn run_sync(args: SyncArgs, prune: bool, update_schema: bool) -> anyhow::Result<ExitCode> {
+/// A cursor from `--resume`: JSON, or `@FILE` (`@-` for stdin) holding a cursor or a report.
+fn read_cursor(text: &str) -> anyhow::Result<Cursor> {
+    let json = match text.strip_prefix('@') {
+        Some("-") => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s)?;
+            s
+        }
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the cursor file `{path}`"))?,
+        None => text.to_owned(),
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&json).context("--resume is not JSON (a cursor, or a report)")?;
+    let cursor = match value.get("cursor") {
+        Some(serde_json::Value::Null) => {
+            return Err(anyhow!(
+                "the report given to --resume has no cursor: its pass is over"
+            ));
+        }
+        Some(c) => c.clone(),
+        None => value,
+    };
+    serde_json::from_value(cursor).context("--resume is not a cursor")
+}
+
+async fn run_sync(
+    settings: &Settings,
+    args: SyncArgs,
+    prune: bool,
+    update_schema: bool,
+) -> anyhow::Result<ExitCode> {
     let table = TableName::parse(&args.table)?;
-    let registrar = registrar(Config::for_table_from_env(&table)?).await?;
+    let resume = args.resume.as_deref().map(read_cursor).transpose()?;
+    let config = settings.registrar.clone().serving_only(table.clone());
+    let registrar = registrar(settings, config).await?;
     let options = SyncOptions {
         dry_run: args.dry_run,
         prune,
         update_schema,
         concurrency: usize::from(args.concurrency),
+        glue_concurrency: usize::from(args.glue_concurrency),
+        resume,
         ..SyncOptions::default()
     };
     let terminal = std::io::stderr().is_terminal();
     let bar = Bar(indicatif::ProgressBar::new(0));
-    let progress: &dyn Progress = if terminal { &bar } else { &LogProgress };
+    let log = LogProgress::default();
+    let progress: &dyn Progress = if terminal { &bar } else { &log };
+    let started = Instant::now();
+    let (glue_before, s3_before) = (
+        registrar.clients().glue_requests.snapshot(),
+        registrar.clients().s3_requests.snapshot(),
+    );
     // Boxed: the sync future is deep enough to overflow the compiler's layout limit inline.
-    let result = Box::pin(sync(&registrar, &table, &options, progress)).await;
+    let result = Box::pin(sync::sync(&registrar, &table, &options, progress)).await;
     bar.0.finish_and_clear();
-    match result {
-        Ok(report) => {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            eprintln!(
-                "{}: {} created, {} already registered, {} deleted, {} updated, {} skipped, {} failed{}",
-                table,
-                report.created.len(),
-                report.existing.len(),
-                report.deleted.len(),
-                report.updated.len(),
-                report.skipped.len(),
-                report.failed.len(),
-                if args.dry_run {
-                    " (dry run: nothing written)"
-                } else {
-                    ""
-                }
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let unusable = !matches!(
+                e,
+                SyncError::Catalog(glue_partition_registrar::catalog::CatalogError::Call(_))
             );
-            Ok(exit_for_report(&report))
+            return Ok(ExitCode::from(if unusable { UNUSABLE } else { FAILED }));
         }
-        Err(e) => Ok(e.exit()),
+    };
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    let glue = registrar
+        .clients()
+        .glue_requests
+        .snapshot()
+        .since(&glue_before);
+    let s3 = registrar.clients().s3_requests.snapshot().since(&s3_before);
+    eprintln!(
+        "{}",
+        summary_line(
+            &table,
+            &report,
+            s3.get("ListObjectsV2"),
+            glue.total(),
+            started.elapsed().as_secs_f64()
+        )
+    );
+    Ok(exit_for(report.has_failures()))
+}
+
+/// The one line a backfill or sync ends with: what it did, what it sent, how long it took,
+/// and how to go on if it stopped.
+fn summary_line(
+    table: &TableName,
+    report: &Report,
+    listings: u64,
+    glue: u64,
+    seconds: f64,
+) -> String {
+    let c = report.counts.unwrap_or_default();
+    let mut line = format!(
+        "{table}: {} created, {} already registered, {} deleted, {} updated, {} skipped, {} failed; {listings} S3 listings and {glue} Glue requests in {seconds:.1} s",
+        c.created, c.existing, c.deleted, c.updated, c.skipped, c.failed
+    );
+    if report.dry_run {
+        line.push_str(" (dry run: nothing written)");
     }
+    if report.cursor.is_some() {
+        line.push_str(
+            "; stopped before the end: the report's `cursor` goes on (--resume @report.json)",
+        );
+    }
+    line
 }

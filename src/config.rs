@@ -1,7 +1,8 @@
-//! Configuration from the environment, the same for the Lambda and the CLI.
+//! Settings from the environment, read once, in this one place, for the Lambda and the CLI:
+//! everything else takes the values from here and reads no environment variable itself.
 //!
-//! Parsing is a pure function of a variable lookup so that it is tested without touching
-//! the process environment.
+//! Parsing is a pure function of a variable lookup, so it is tested without touching the
+//! process environment.
 
 pub use registrar_core::TableName;
 use std::time::Duration;
@@ -28,13 +29,12 @@ pub enum ConfigError {
     NoDriftDetection,
 }
 
-/// Everything the registrar reads from its environment.
+/// What the registrar serves and how: the part of the settings the handler and sync take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub tables: Vec<TableName>,
     pub databases: Vec<String>,
     pub delete_empty_partitions: bool,
-    pub log_level: String,
     /// How long table metadata stays cached in a warm process: schema changes made by a
     /// crawler or by Terraform are seen within this time.
     pub table_cache_ttl: Duration,
@@ -46,25 +46,91 @@ pub struct Config {
     pub catalog_id: Option<String>,
 }
 
-/// Names of the variables, in one place so the Terraform wiring test can check them.
-pub const ENV_VARS: [&str; 7] = [
+/// Where the metrics go and how they are keyed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub namespace: String,
+    /// The `service` dimension on every metric (Powertools' convention): several deployments
+    /// can share one namespace and still be told apart.
+    pub service: String,
+    /// The value of the `FunctionName` dimension on invocation totals.
+    pub function_name: String,
+    /// Also emit per-table metrics, with a `Table` dimension (`database.table`).
+    pub per_table: bool,
+}
+
+/// Everything read from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub registrar: Config,
+    pub metrics: MetricsConfig,
+    /// `LOG_LEVEL`, when set.
+    pub log_level: Option<String>,
+    /// `AWS_ENDPOINT_URL`, when set: a plain `http://` one needs no TLS stack.
+    pub endpoint: Option<String>,
+    /// Started by the Lambda runtime (`AWS_LAMBDA_RUNTIME_API` is set).
+    pub lambda_runtime: bool,
+}
+
+/// The variables the registrar itself reads (the AWS SDK reads the standard `AWS_*` ones).
+/// In one place so that the CLI's help and the Terraform wiring test name them all.
+pub const ENV_VARS: [&str; 10] = [
     "GLUE_TABLES",
     "GLUE_DATABASES",
-    "DELETE_EMPTY_PARTITIONS",
-    "LOG_LEVEL",
-    "TABLE_CACHE_SECONDS",
     "GLUE_CATALOG_ID",
+    "DELETE_EMPTY_PARTITIONS",
     "SCHEMA_DRIFT_DETECTION",
+    "TABLE_CACHE_SECONDS",
+    "LOG_LEVEL",
+    "METRICS_NAMESPACE",
+    "METRICS_PER_TABLE",
+    "POWERTOOLS_SERVICE_NAME",
 ];
 
+/// Set by Lambda, read for the `FunctionName` dimension.
+pub const LAMBDA_VARS: [&str; 2] = ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_RUNTIME_API"];
+
+pub const DEFAULT_NAMESPACE: &str = "GluePartitionRegistrar";
+pub const DEFAULT_SERVICE: &str = "glue-partition-registrar";
 const DEFAULT_TABLE_CACHE: Duration = Duration::from_secs(300);
 
-impl Config {
+/// One way to read a boolean, for every boolean variable.
+fn boolean(name: &'static str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "" => Ok(default),
+            "false" | "0" | "no" | "off" => Ok(false),
+            "true" | "1" | "yes" | "on" => Ok(true),
+            _ => Err(ConfigError::NotABoolean { name, value: v }),
+        },
+    }
+}
+
+impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let text = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        Ok(Self {
+            registrar: Config::from_lookup(&lookup)?,
+            metrics: MetricsConfig {
+                namespace: text("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
+                service: text("POWERTOOLS_SERVICE_NAME").unwrap_or_else(|| DEFAULT_SERVICE.into()),
+                function_name: text("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "cli".into()),
+                per_table: boolean("METRICS_PER_TABLE", lookup("METRICS_PER_TABLE"), true)?,
+            },
+            log_level: text("LOG_LEVEL"),
+            endpoint: text("AWS_ENDPOINT_URL"),
+            lambda_runtime: lookup("AWS_LAMBDA_RUNTIME_API").is_some(),
+        })
+    }
+}
+
+impl Config {
+    fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let list = |name: &str| -> Vec<String> {
             lookup(name)
                 .unwrap_or_default()
@@ -89,25 +155,15 @@ impl Config {
         }
         databases.sort();
         databases.dedup();
-        if tables.is_empty() && databases.is_empty() {
-            return Err(ConfigError::NothingToServe);
-        }
-        let flag = |name: &'static str| -> Result<bool, ConfigError> {
-            match lookup(name) {
-                None => Ok(false),
-                Some(v) => match v.trim().to_ascii_lowercase().as_str() {
-                    "" | "false" | "0" | "no" => Ok(false),
-                    "true" | "1" | "yes" => Ok(true),
-                    _ => Err(ConfigError::NotABoolean { name, value: v }),
-                },
-            }
-        };
-        let delete_empty_partitions = flag("DELETE_EMPTY_PARTITIONS")?;
-        let schema_drift = flag("SCHEMA_DRIFT_DETECTION")?;
+        let schema_drift = boolean(
+            "SCHEMA_DRIFT_DETECTION",
+            lookup("SCHEMA_DRIFT_DETECTION"),
+            false,
+        )?;
         if schema_drift && !cfg!(feature = "schema-drift") {
             return Err(ConfigError::NoDriftDetection);
         }
-        let table_cache_ttl = match lookup("TABLE_CACHE_SECONDS") {
+        let table_cache_ttl = match lookup("TABLE_CACHE_SECONDS").filter(|v| !v.trim().is_empty()) {
             None => DEFAULT_TABLE_CACHE,
             Some(v) => {
                 Duration::from_secs(v.trim().parse().map_err(|_| ConfigError::NotSeconds {
@@ -125,14 +181,23 @@ impl Config {
         Ok(Self {
             tables,
             databases,
-            delete_empty_partitions,
+            delete_empty_partitions: boolean(
+                "DELETE_EMPTY_PARTITIONS",
+                lookup("DELETE_EMPTY_PARTITIONS"),
+                false,
+            )?,
             schema_drift,
             catalog_id,
-            log_level: lookup("LOG_LEVEL")
-                .filter(|s| !s.trim().is_empty())
-                .unwrap_or_else(|| "info".to_owned()),
             table_cache_ttl,
         })
+    }
+
+    /// The event path needs something to serve.
+    pub fn require_tables(&self) -> Result<(), ConfigError> {
+        if self.tables.is_empty() && self.databases.is_empty() {
+            return Err(ConfigError::NothingToServe);
+        }
+        Ok(())
     }
 
     /// Whether this configuration serves the table: named in `GLUE_TABLES`, or in one of
@@ -141,15 +206,12 @@ impl Config {
         self.tables.contains(table) || self.databases.contains(&table.database)
     }
 
-    /// Serving exactly one table, as `explain`, `backfill` and `sync` need; the rest of the
-    /// environment (`GLUE_CATALOG_ID`, `DELETE_EMPTY_PARTITIONS`, ...) still applies.
-    pub fn for_table_from_env(table: &TableName) -> Result<Self, ConfigError> {
-        let name = table.to_string();
-        Self::from_lookup(|var| match var {
-            "GLUE_TABLES" => Some(name.clone()),
-            "GLUE_DATABASES" => None,
-            _ => std::env::var(var).ok(),
-        })
+    /// The same settings serving exactly `table`, as `explain`, `backfill` and `sync` need;
+    /// the rest (`GLUE_CATALOG_ID`, `DELETE_EMPTY_PARTITIONS`, ...) still applies.
+    pub fn serving_only(mut self, table: TableName) -> Self {
+        self.tables = vec![table];
+        self.databases.clear();
+        self
     }
 
     /// A configuration serving exactly one table, and nothing else set.
@@ -158,7 +220,6 @@ impl Config {
             tables: vec![table],
             databases: Vec::new(),
             delete_empty_partitions: false,
-            log_level: "info".to_owned(),
             table_cache_ttl: DEFAULT_TABLE_CACHE,
             schema_drift: false,
             catalog_id: None,
@@ -171,12 +232,16 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Config::from_lookup(|k| map.get(k).cloned())
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        settings(vars).map(|s| s.registrar)
     }
 
     #[test]
@@ -192,10 +257,13 @@ mod tests {
     }
 
     #[test]
-    fn neither_tables_nor_databases_is_an_error() {
-        assert_eq!(parse(&[]), Err(ConfigError::NothingToServe));
+    fn the_event_path_needs_tables_or_databases() {
         assert_eq!(
-            parse(&[("GLUE_TABLES", " , ")]),
+            parse(&[]).unwrap().require_tables(),
+            Err(ConfigError::NothingToServe)
+        );
+        assert_eq!(
+            parse(&[("GLUE_TABLES", " , ")]).unwrap().require_tables(),
             Err(ConfigError::NothingToServe)
         );
     }
@@ -213,38 +281,77 @@ mod tests {
         let c = parse(&[("GLUE_DATABASES", "raw,curated")]).unwrap();
         assert_eq!(c.databases, vec!["curated", "raw"]);
         assert!(!c.delete_empty_partitions);
-        assert_eq!(c.log_level, "info");
+        assert!(c.require_tables().is_ok());
     }
 
     #[test]
-    fn delete_empty_partitions_must_be_a_boolean() {
-        assert!(
-            parse(&[("GLUE_DATABASES", "d"), ("DELETE_EMPTY_PARTITIONS", "TRUE")])
-                .unwrap()
-                .delete_empty_partitions
-        );
-        assert!(matches!(
-            parse(&[
-                ("GLUE_DATABASES", "d"),
-                ("DELETE_EMPTY_PARTITIONS", "maybe")
-            ]),
-            Err(ConfigError::NotABoolean { .. })
-        ));
+    fn every_boolean_is_read_the_same_way() {
+        for (text, want) in [
+            ("TRUE", true),
+            ("1", true),
+            ("yes", true),
+            ("0", false),
+            ("false", false),
+        ] {
+            let s = settings(&[
+                ("DELETE_EMPTY_PARTITIONS", text),
+                ("METRICS_PER_TABLE", text),
+            ])
+            .unwrap();
+            assert_eq!(s.registrar.delete_empty_partitions, want, "{text}");
+            assert_eq!(s.metrics.per_table, want, "METRICS_PER_TABLE={text}");
+        }
+        for name in [
+            "DELETE_EMPTY_PARTITIONS",
+            "METRICS_PER_TABLE",
+            "SCHEMA_DRIFT_DETECTION",
+        ] {
+            assert!(
+                matches!(
+                    settings(&[(name, "maybe")]),
+                    Err(ConfigError::NotABoolean { .. })
+                ),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn per_table_metrics_are_on_unless_turned_off() {
+        assert!(settings(&[]).unwrap().metrics.per_table);
     }
 
     #[test]
     fn catalog_id_must_be_an_account_id() {
-        let c = parse(&[("GLUE_DATABASES", "d"), ("GLUE_CATALOG_ID", "111122223333")]).unwrap();
+        let c = parse(&[("GLUE_CATALOG_ID", "111122223333")]).unwrap();
         assert_eq!(c.catalog_id.as_deref(), Some("111122223333"));
         assert!(matches!(
-            parse(&[("GLUE_DATABASES", "d"), ("GLUE_CATALOG_ID", "central")]),
+            parse(&[("GLUE_CATALOG_ID", "central")]),
             Err(ConfigError::NotAnAccount(_))
         ));
     }
 
     #[test]
     fn table_cache_seconds_is_read() {
-        let c = parse(&[("GLUE_DATABASES", "d"), ("TABLE_CACHE_SECONDS", "7")]).unwrap();
+        let c = parse(&[("TABLE_CACHE_SECONDS", "7")]).unwrap();
         assert_eq!(c.table_cache_ttl, Duration::from_secs(7));
+    }
+
+    #[test]
+    fn metrics_and_logs_settings_are_read_here() {
+        let s = settings(&[
+            ("METRICS_NAMESPACE", "Lake"),
+            ("POWERTOOLS_SERVICE_NAME", "ingest"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "fn"),
+            ("LOG_LEVEL", "debug"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ])
+        .unwrap();
+        assert_eq!(s.metrics.namespace, "Lake");
+        assert_eq!(s.metrics.service, "ingest");
+        assert_eq!(s.metrics.function_name, "fn");
+        assert_eq!(s.log_level.as_deref(), Some("debug"));
+        assert_eq!(s.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+        assert!(!s.lambda_runtime);
     }
 }

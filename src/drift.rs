@@ -22,6 +22,10 @@ const CONCURRENCY: usize = 4;
 /// The first read takes the file's last 64 KiB: the footer of a typical file fits, so one
 /// request answers; a larger footer costs a second one of exactly its size.
 const FIRST_READ: u64 = 64 * 1024;
+/// The largest footer read. The length comes from the file, which anyone who can write to
+/// the bucket controls: unbounded, a footer "length" of 4 GiB would read the whole object
+/// into a 128 MB function. A schema of thousands of columns fits in far less.
+pub const MAX_FOOTER: u64 = 4 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FooterError {
@@ -29,6 +33,14 @@ pub enum FooterError {
     Call(#[from] CallError),
     #[error("s3://{bucket}/{key} is not a Parquet file (no PAR1 magic at its end)")]
     NotParquet { bucket: String, key: String },
+    #[error(
+        "the Parquet footer of s3://{bucket}/{key} says it is {length} bytes long, more than the {MAX_FOOTER} read"
+    )]
+    FooterTooLarge {
+        bucket: String,
+        key: String,
+        length: u64,
+    },
     #[error("the Parquet footer of s3://{bucket}/{key} cannot be read: {message}")]
     Unreadable {
         bucket: String,
@@ -122,21 +134,33 @@ pub async fn file_columns(
         key: key.to_owned(),
     };
     let tail = storage.read_tail(bucket, key, FIRST_READ, deadline).await?;
-    let n = tail.len();
-    if n < 8 || &tail[n - 4..] != b"PAR1" {
+    let bytes = &tail.bytes;
+    let n = bytes.len();
+    if n < 8 || &bytes[n - 4..] != b"PAR1" {
         return Err(not_parquet());
     }
-    let length = u32::from_le_bytes(tail[n - 8..n - 4].try_into().expect("4 bytes")) as usize;
-    let footer = if length + 8 <= n {
-        tail[n - 8 - length..n - 8].to_vec()
+    let length = u64::from(u32::from_le_bytes(
+        bytes[n - 8..n - 4].try_into().expect("4 bytes"),
+    ));
+    if length + 8 > tail.size {
+        return Err(not_parquet());
+    }
+    let footer = if length + 8 <= n as u64 {
+        bytes[n - 8 - length as usize..n - 8].to_vec()
     } else {
-        let whole = storage
-            .read_tail(bucket, key, length as u64 + 8, deadline)
-            .await?;
-        if whole.len() < length + 8 {
+        if length > MAX_FOOTER {
+            return Err(FooterError::FooterTooLarge {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                length,
+            });
+        }
+        let whole = storage.read_tail(bucket, key, length + 8, deadline).await?;
+        let w = whole.bytes.len();
+        if w as u64 != length + 8 {
             return Err(not_parquet());
         }
-        whole[whole.len() - 8 - length..whole.len() - 8].to_vec()
+        whole.bytes[..w - 8].to_vec()
     };
     let schema =
         ParquetMetaDataReader::decode_schema(&footer).map_err(|e| FooterError::Unreadable {

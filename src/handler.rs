@@ -2,7 +2,7 @@
 //! tables, plan, hand the partitions to the writer, and account for every object.
 
 use crate::aws::{Clients, RequestCounts};
-use crate::catalog::{Catalog, CatalogError, Registered, ServedTable};
+use crate::catalog::{Catalog, Registered, ServedTable};
 use crate::config::Config;
 #[cfg(feature = "schema-drift")]
 use crate::drift;
@@ -11,17 +11,15 @@ use crate::tables::{ServedTables, TableCache};
 use crate::writer::{AfterDelete, PartitionWriter, Settled};
 use bumpalo::Bump;
 use registrar_core::Deadline;
-use registrar_core::event::{
-    Change, EventError, Normalised, ObjectEvent, normalise, normalise_text,
-};
+use registrar_core::event::{Change, EventError, Normalised, ObjectEvent, normalise_text};
 use registrar_core::layout::Skip;
+use registrar_core::partition::{PartitionSpec, Removal};
 use registrar_core::plan::{PlannedPartition, TableIndex, plan};
 use registrar_core::report::{Ledger, PartitionEntry, Reason, Report};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Chunks of 100 partitions in flight at once for an event: enough to hide latency, few
 /// enough not to be throttled when many functions run at once.
@@ -29,12 +27,10 @@ pub const CHUNK_CONCURRENCY: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
+    /// The event as a whole cannot be read (not JSON, an unknown shape). Single records
+    /// that cannot be read fail their message instead, and the others are handled.
     #[error(transparent)]
     Event(#[from] EventError),
-    /// A configuration that cannot work (a table that does not exist). Glue being
-    /// unreachable is not this: it fails the objects, which are retried.
-    #[error(transparent)]
-    Catalog(#[from] CatalogError),
 }
 
 /// An object was removed, and `DELETE_EMPTY_PARTITIONS` is off.
@@ -55,6 +51,20 @@ impl fmt::Display for RemovalIgnored {
     }
 }
 
+/// An object no healthy table holds, while a served table that may hold it cannot be read:
+/// it fails (and comes back) rather than being skipped as outside every table.
+struct TableUnreadable<'t>(&'t crate::tables::BrokenTable);
+
+impl fmt::Display for TableUnreadable<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "served table {} cannot be read, and this object may be its: {}",
+            self.0.name, self.0.error
+        )
+    }
+}
+
 /// What one invocation did, beyond the report: the figures for logs and metrics.
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
@@ -62,12 +72,29 @@ pub struct Stats {
     pub glue_requests: RequestCounts,
     pub s3_requests: RequestCounts,
     pub duration: Duration,
+    /// Served tables that could not be read for this invocation.
+    pub tables_unreadable: usize,
 }
 
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub report: Report,
     pub stats: Stats,
+}
+
+/// Where a key leads, as `explain` tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Explained {
+    Partition {
+        uri: String,
+        table: String,
+        values: Vec<String>,
+        location: String,
+    },
+    Skipped {
+        uri: String,
+        reason: String,
+    },
 }
 
 /// One per process: the clients, the table cache and the partition writer.
@@ -130,23 +157,14 @@ impl Registrar {
     }
 
     /// The served tables, read from Glue at most once per `TABLE_CACHE_SECONDS`.
-    pub async fn served_tables(&self) -> Result<Arc<ServedTables>, CatalogError> {
+    pub async fn served_tables(&self) -> Arc<ServedTables> {
         self.tables.get(Deadline::NONE).await
-    }
-
-    /// Process one event document, with no deadline. `dry_run` plans and reads but writes
-    /// nothing.
-    pub async fn handle(&self, doc: &Value, dry_run: bool) -> Result<Outcome, HandleError> {
-        let started = Instant::now();
-        let arena = Bump::new();
-        let event = normalise(doc, &arena)?;
-        self.handle_event(&event, dry_run, Deadline::NONE, started)
-            .await
     }
 
     /// Process one event document given as JSON text, as Lambda and the CLI receive it
     /// (large SQS batches are read in place), stopping by `deadline`: what is not done by
-    /// then is reported failed, so exactly its messages come back.
+    /// then is reported failed, so exactly its messages come back. `dry_run` plans and reads
+    /// but writes nothing.
     pub async fn handle_text(
         &self,
         text: &str,
@@ -156,7 +174,7 @@ impl Registrar {
         let started = Instant::now();
         let arena = Bump::new();
         let event = normalise_text(text, &arena)?;
-        self.handle_event(&event, dry_run, deadline, started).await
+        Ok(self.handle_event(&event, dry_run, deadline, started).await)
     }
 
     async fn handle_event(
@@ -165,14 +183,16 @@ impl Registrar {
         dry_run: bool,
         deadline: Deadline,
         started: Instant,
-    ) -> Result<Outcome, HandleError> {
+    ) -> Outcome {
         let glue_before = self.clients.glue_requests.snapshot();
         let s3_before = self.clients.s3_requests.snapshot();
         let mut ledger = Ledger::new(event);
         for (m, message) in event.messages.iter().enumerate() {
-            if let Some(error) = &message.error {
-                let id = message.id.unwrap_or("(no id)");
-                let error = format!("message {id} could not be read: {error}");
+            for error in &message.errors {
+                let error = match message.id {
+                    Some(id) => format!("message {id} could not be read: {error}"),
+                    None => format!("could not be read: {error}"),
+                };
                 ledger.fail_message(m, "", "", &error);
             }
         }
@@ -189,23 +209,15 @@ impl Registrar {
                 Change::Removed => ledger.skip(object.bucket, object.key, &RemovalIgnored),
             }
         }
+        let mut tables_unreadable = 0;
         if !created.is_empty() || !removed.is_empty() {
-            match self.tables.get(deadline).await {
-                Ok(served) => {
-                    let index = TableIndex::new(&served.tables);
-                    self.register(&served, &index, &created, dry_run, deadline, &mut ledger)
-                        .await;
-                    self.settle(&index, &removed, dry_run, deadline, &mut ledger)
-                        .await;
-                }
-                // Glue unreachable or throttled, or out of time: the objects are retried.
-                Err(e) if e.is_transient() => {
-                    for object in created.iter().chain(&removed) {
-                        ledger.fail(object, &e);
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
+            let served = self.tables.get(deadline).await;
+            tables_unreadable = served.broken.len();
+            let index = TableIndex::new(&served.tables);
+            self.register(&served, &index, &created, dry_run, deadline, &mut ledger)
+                .await;
+            self.settle(&served, &index, &removed, dry_run, deadline, &mut ledger)
+                .await;
         }
         let report = ledger.finish(dry_run);
         let stats = Stats {
@@ -213,9 +225,26 @@ impl Registrar {
             glue_requests: self.clients.glue_requests.snapshot().since(&glue_before),
             s3_requests: self.clients.s3_requests.snapshot().since(&s3_before),
             duration: started.elapsed(),
+            tables_unreadable,
         };
         log_outcome(&report, &stats, dry_run);
-        Ok(Outcome { report, stats })
+        Outcome { report, stats }
+    }
+
+    /// Skipped objects go to the ledger; an object outside every healthy table that a
+    /// broken table may hold fails instead.
+    fn skipped(
+        served: &ServedTables,
+        skipped: &[(&&ObjectEvent<'_>, Skip)],
+        ledger: &mut Ledger<'_, '_>,
+    ) {
+        for (o, skip) in skipped {
+            let o: &ObjectEvent<'_> = o;
+            match (skip, served.broken_for(o.bucket, o.key)) {
+                (Skip::OutsideTables, Some(broken)) => ledger.fail(o, &TableUnreadable(broken)),
+                _ => ledger.skip(o.bucket, o.key, skip),
+            }
+        }
     }
 
     async fn register(
@@ -231,28 +260,26 @@ impl Registrar {
             return;
         }
         let plan = plan(index, objects);
-        for (object, skip) in &plan.skipped {
-            match (skip, served.broken_for(object.bucket, object.key)) {
-                (Skip::OutsideTables, Some(error)) => ledger.fail(object, &error),
-                _ => ledger.skip(object.bucket, object.key, skip),
-            }
-        }
+        Self::skipped(served, &plan.skipped, ledger);
         for (t, partitions) in by_table(&plan.partitions) {
             let table = &served.tables[t];
-            let wanted: Vec<(Vec<String>, String)> = partitions
+            let wanted: Vec<PartitionSpec> = partitions
                 .iter()
-                .map(|p| (p.values.clone(), p.location.clone()))
+                .map(|p| PartitionSpec::new(p.values.clone(), p.location.clone()))
                 .collect();
             let results = self
                 .writer
                 .ensure(table, &wanted, CHUNK_CONCURRENCY, dry_run, deadline)
                 .await;
+            let confirmed = now_ms();
             let mut created = Vec::new();
             for (partition, result) in partitions.iter().zip(results) {
-                let entry =
+                let mut entry =
                     PartitionEntry::new(&table.table.name, &partition.values, &partition.location);
                 match result {
                     Ok(Registered::Created) => {
+                        let times = partition.objects.iter().map(|o| o.time);
+                        entry.freshness_ms = freshness(times, confirmed);
                         ledger.created(entry);
                         created.push(*partition.objects[0]);
                     }
@@ -275,6 +302,7 @@ impl Registrar {
     /// the writer.
     async fn settle(
         &self,
+        served: &ServedTables,
         index: &TableIndex<'_, ServedTable>,
         objects: &[&ObjectEvent<'_>],
         dry_run: bool,
@@ -285,21 +313,19 @@ impl Registrar {
             return;
         }
         let plan = plan(index, objects);
-        for (object, skip) in &plan.skipped {
-            ledger.skip(object.bucket, object.key, skip);
-        }
+        Self::skipped(served, &plan.skipped, ledger);
         for (t, partitions) in by_table(&plan.partitions) {
             let table = &index.tables[t];
-            let wanted: Vec<(Vec<String>, String, Vec<&str>)> = partitions
+            let removals: Vec<Removal<'_>> = partitions
                 .iter()
-                .map(|p| {
-                    let keys = p.objects.iter().map(|o| o.key).collect();
-                    (p.values.clone(), p.location.clone(), keys)
+                .map(|p| Removal {
+                    partition: PartitionSpec::new(p.values.clone(), p.location.clone()),
+                    removed: p.objects.iter().map(|o| o.key).collect(),
                 })
                 .collect();
             let results = self
                 .writer
-                .settle_removed(table, &wanted, dry_run, deadline)
+                .settle_removed(table, &removals, dry_run, deadline)
                 .await;
             for (partition, result) in partitions.iter().zip(results) {
                 let entry = |location: &str| {
@@ -322,10 +348,10 @@ impl Registrar {
         }
     }
 
-    /// Map keys of one table to partitions, as `handle` would, without writing anything.
-    /// A key is `s3://bucket/key` or a key in the table's own bucket.
-    pub async fn explain(&self, keys: &[String]) -> Result<Vec<Value>, HandleError> {
-        let served = self.served_tables().await?;
+    /// Map keys to partitions, as `handle` would, without writing anything. A key is
+    /// `s3://bucket/key` or a key in the first served table's bucket.
+    pub async fn explain(&self, keys: &[String]) -> Vec<Explained> {
+        let served = self.served_tables().await;
         let default_bucket = served
             .tables
             .first()
@@ -347,26 +373,47 @@ impl Registrar {
                 .position(|r| std::ptr::eq(r, o))
                 .expect("planned objects are the given ones")
         };
-        let mut lines: Vec<Value> = vec![Value::Null; keys.len()];
+        let mut lines: Vec<Option<Explained>> = vec![None; keys.len()];
         for partition in &plan.partitions {
             let table = &served.tables[partition.table].table;
             for o in &partition.objects {
-                lines[position(o)] = serde_json::json!({
-                    "key": uri(o),
-                    "table": table.name.to_string(),
-                    "values": partition.values,
-                    "location": partition.location,
+                lines[position(o)] = Some(Explained::Partition {
+                    uri: uri(o),
+                    table: table.name.to_string(),
+                    values: partition.values.clone(),
+                    location: partition.location.clone(),
                 });
             }
         }
         for (o, skip) in &plan.skipped {
-            lines[position(o)] = serde_json::json!({
-                "key": uri(o),
-                "skipped": skip.to_string(),
+            let reason = match (skip, served.broken_for(o.0, o.1)) {
+                (Skip::OutsideTables, Some(broken)) => TableUnreadable(broken).to_string(),
+                _ => skip.to_string(),
+            };
+            lines[position(o)] = Some(Explained::Skipped {
+                uri: uri(o),
+                reason,
             });
         }
-        Ok(lines)
+        lines
+            .into_iter()
+            .map(|l| l.expect("every key is planned"))
+            .collect()
     }
+}
+
+/// Milliseconds from the earliest event time among a partition's objects to `confirmed`.
+fn freshness<'t>(times: impl Iterator<Item = Option<&'t str>>, confirmed: i64) -> Option<u64> {
+    let earliest = times
+        .filter_map(|t| t.and_then(registrar_core::time::parse))
+        .min()?;
+    Some(confirmed.saturating_sub(earliest).max(0) as u64)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Planned partitions grouped by table, in table order.
@@ -398,12 +445,16 @@ fn log_outcome(report: &Report, stats: &Stats, dry_run: bool) {
     for f in &report.failed {
         tracing::error!(bucket = %f.bucket, key = %f.key, error = %f.error, "object failed");
     }
+    let freshness = report.freshness;
     tracing::info!(
         objects = stats.objects_seen,
         created = report.created.len(),
         existing = report.existing.len(),
         skipped = report.skipped.len(),
         failed = report.failed.len(),
+        tables_unreadable = stats.tables_unreadable,
+        freshness_p50_ms = freshness.map(|f| f.p50_ms),
+        freshness_max_ms = freshness.map(|f| f.max_ms),
         glue_requests = stats.glue_requests.total(),
         glue_ops = %stats.glue_requests,
         glue_throttles = stats.glue_requests.throttles,

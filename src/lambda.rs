@@ -2,9 +2,11 @@
 //! its report into what the invoking service expects. [`invoke`] is the whole invocation
 //! without the runtime, so it is tested as a function.
 
-use crate::handler::{HandleError, Outcome, Registrar};
-use crate::maintenance;
+use crate::handler::{Outcome, Registrar};
+use crate::invocation::{self, Answer, InvocationError, Options};
+use crate::logging;
 use crate::metrics::{self, MetricsConfig};
+use crate::sync::LogProgress;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 use bytes::Bytes;
 use lambda_runtime::layers::TracingLayer;
@@ -17,6 +19,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
 
+/// What an invocation that fails answers the runtime with.
+pub use lambda_runtime::Error;
+
 /// Time kept back from an event's deadline to write the report and answer: Glue and S3
 /// calls stop this long before Lambda would kill the process.
 pub const EVENT_MARGIN: Duration = Duration::from_secs(1);
@@ -24,9 +29,12 @@ pub const EVENT_MARGIN: Duration = Duration::from_secs(1);
 pub const REPAIR_MARGIN: Duration = Duration::from_secs(5);
 
 /// Serve invocations until the runtime stops the process.
-pub async fn serve(registrar: Registrar) -> Result<(), lambda_runtime::Error> {
+pub async fn serve(
+    registrar: Registrar,
+    metrics: MetricsConfig,
+) -> Result<(), lambda_runtime::Error> {
     let registrar = Arc::new(registrar);
-    let metrics = Arc::new(MetricsConfig::from_env());
+    let metrics = Arc::new(metrics);
     let payloads = Payloads::default();
     let taken = payloads.clone();
     // The handler's own payload is `null`: the event's bytes come from the layer below.
@@ -115,8 +123,9 @@ pub fn deadline_of(deadline_ms: u64) -> Deadline {
     Deadline::at(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
 }
 
-/// One invocation: a maintenance request (backfill or sync) or an event, handled by
-/// `deadline`, with its metrics and report logged, answered as the invoking service expects.
+/// One invocation: a maintenance request (backfill, sync, a state machine's split) or an
+/// event, handled by `deadline`, with its metrics and report logged, answered as the
+/// invoking service expects.
 pub async fn invoke(
     registrar: &Registrar,
     metrics: &MetricsConfig,
@@ -124,27 +133,31 @@ pub async fn invoke(
     request_id: &str,
     deadline: Deadline,
 ) -> Result<Value, lambda_runtime::Error> {
-    if let Some(request) = maintenance::parse(payload) {
-        let result = match request {
-            Ok(request) => {
-                maintenance::run(registrar, &request, deadline.earlier(REPAIR_MARGIN)).await
-            }
-            Err(e) => Err(e),
-        };
-        metrics::emit_repair(metrics, result.as_ref().ok(), Some(request_id));
-        return Ok(serde_json::to_value(result?)?);
-    }
-    let result = registrar
-        .handle_text(payload, false, deadline.earlier(EVENT_MARGIN))
-        .await;
-    match &result {
-        Ok(outcome) => {
+    logging::start_invocation(request_id);
+    let progress = LogProgress::default();
+    let options = Options {
+        dry_run: false,
+        event_deadline: deadline.earlier(EVENT_MARGIN),
+        repair_deadline: deadline.earlier(REPAIR_MARGIN),
+        progress: &progress,
+    };
+    let answer = invocation::run(registrar, payload, &options).await;
+    match &answer {
+        Ok(Answer::Event(outcome)) => {
             metrics::emit(metrics, outcome, Some(request_id), false);
             log_report(outcome);
         }
-        Err(e) => tracing::error!(error = %e, "event not handled"),
+        Ok(Answer::Maintenance { report, .. }) => {
+            metrics::emit_repair(metrics, Some(report), Some(request_id))
+        }
+        Ok(Answer::Split(_)) => {}
+        Err(InvocationError::Event(e)) => tracing::error!(error = %e, "event not handled"),
+        Err(e) => {
+            tracing::error!(error = %e, "maintenance request failed");
+            metrics::emit_repair(metrics, None, Some(request_id));
+        }
     }
-    respond(result)
+    respond(answer?)
 }
 
 /// CloudWatch Logs takes events of at most 256 KiB; a report larger than this is logged
@@ -165,8 +178,19 @@ fn log_report(outcome: &Outcome) {
 /// to the queue (or an error, which returns the whole batch, when a failed record has no
 /// id to name). Any other source invokes asynchronously: an error makes Lambda retry the
 /// event and finally hand it to the dead-letter queue, so a failed object is never lost.
-pub fn respond(outcome: Result<Outcome, HandleError>) -> Result<Value, lambda_runtime::Error> {
-    let outcome = outcome?;
+/// A maintenance request answers its report (its summary when asked), a split its plan.
+pub fn respond(answer: Answer) -> Result<Value, lambda_runtime::Error> {
+    let outcome = match answer {
+        Answer::Event(outcome) => outcome,
+        Answer::Maintenance {
+            report,
+            summary: true,
+        } => {
+            return Ok(serde_json::to_value(report.summary())?);
+        }
+        Answer::Maintenance { report, .. } => return Ok(serde_json::to_value(report)?),
+        Answer::Split(plan) => return Ok(serde_json::to_value(plan)?),
+    };
     let report = &outcome.report;
     if report.retry_whole_batch {
         return Err(

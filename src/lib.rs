@@ -14,9 +14,9 @@ pub mod config;
 #[cfg(feature = "schema-drift")]
 pub mod drift;
 pub mod handler;
+pub mod invocation;
 pub mod lambda;
 pub mod logging;
-pub mod maintenance;
 pub mod metrics;
 pub mod storage;
 pub mod sync;

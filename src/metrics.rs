@@ -1,61 +1,65 @@
 //! CloudWatch metrics in Embedded Metric Format: JSON lines on stdout that CloudWatch Logs
 //! turns into metrics, so metrics cost no API call and no latency in the function.
 
+pub use crate::config::MetricsConfig;
 use crate::handler::Outcome;
 use registrar_core::report::Report;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-pub const DEFAULT_NAMESPACE: &str = "GluePartitionRegistrar";
+/// EMF takes at most 100 values of one metric in one document.
+const MAX_VALUES: usize = 100;
 
-/// The variables read here (besides `AWS_LAMBDA_FUNCTION_NAME`, which Lambda sets).
-pub const ENV_VARS: [&str; 2] = ["METRICS_NAMESPACE", "METRICS_PER_TABLE"];
-
-/// Where metrics go and how they are keyed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetricsConfig {
-    pub namespace: String,
-    /// The value of the `FunctionName` dimension on invocation totals.
-    pub function_name: String,
-    /// Also emit per-table partition counts, with a `Table` dimension (`database.table`).
-    pub per_table: bool,
-}
-
-impl MetricsConfig {
-    /// `METRICS_NAMESPACE`, `METRICS_PER_TABLE` and the function name Lambda sets.
-    pub fn from_env() -> Self {
-        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
-        Self {
-            namespace: var("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
-            function_name: var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "cli".to_owned()),
-            per_table: var("METRICS_PER_TABLE")
-                .is_none_or(|v| v.trim().eq_ignore_ascii_case("true")),
-        }
-    }
-}
-
+/// One EMF document: `metrics` under the dimensions `service` and `dimension`. A metric's
+/// value is one number, or several (each a sample CloudWatch keeps, so it can answer p50
+/// and p99).
 fn document(
     config: &MetricsConfig,
     timestamp_ms: u128,
     dimension: (&str, &str),
-    metrics: &[(&str, &str, f64)],
+    metrics: &[(&str, &str, Value)],
 ) -> Value {
     let mut doc = json!({
         "_aws": {
             "Timestamp": timestamp_ms as u64,
             "CloudWatchMetrics": [{
                 "Namespace": config.namespace,
-                "Dimensions": [[dimension.0]],
+                "Dimensions": [["service", dimension.0]],
                 "Metrics": metrics.iter().map(|(name, unit, _)| json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
             }]
         },
     });
     let map = doc.as_object_mut().expect("object");
+    map.insert("service".to_owned(), json!(config.service));
     map.insert(dimension.0.to_owned(), json!(dimension.1));
     for (name, _, value) in metrics {
-        map.insert((*name).to_owned(), json!(value));
+        map.insert((*name).to_owned(), value.clone());
     }
     doc
+}
+
+fn count(n: usize) -> Value {
+    json!(n as f64)
+}
+
+/// Freshness samples in documents of at most [`MAX_VALUES`] each.
+fn freshness_documents(
+    config: &MetricsConfig,
+    timestamp_ms: u128,
+    dimension: (&str, &str),
+    samples: &[u64],
+) -> Vec<Value> {
+    samples
+        .chunks(MAX_VALUES)
+        .map(|chunk| {
+            document(
+                config,
+                timestamp_ms,
+                dimension,
+                &[("Freshness", "Milliseconds", json!(chunk))],
+            )
+        })
+        .collect()
 }
 
 /// The EMF documents for one invocation: totals by function, partitions by table, skipped
@@ -69,54 +73,79 @@ pub fn documents(
 ) -> Vec<Value> {
     let report = &outcome.report;
     let stats = &outcome.stats;
+    let function = ("FunctionName", config.function_name.as_str());
     let mut docs = vec![document(
         config,
         timestamp_ms,
-        ("FunctionName", &config.function_name),
+        function,
         &[
-            ("ObjectsSeen", "Count", stats.objects_seen as f64),
-            ("PartitionsCreated", "Count", report.created.len() as f64),
-            ("PartitionsExisting", "Count", report.existing.len() as f64),
-            ("PartitionsDeleted", "Count", report.deleted.len() as f64),
-            ("ObjectsSkipped", "Count", report.skipped.len() as f64),
-            ("ObjectsFailed", "Count", report.failed.len() as f64),
-            ("SchemaDrift", "Count", report.schema_drift.len() as f64),
-            ("GlueRequests", "Count", stats.glue_requests.total() as f64),
+            ("ObjectsSeen", "Count", count(stats.objects_seen)),
+            ("PartitionsCreated", "Count", count(report.created.len())),
+            ("PartitionsExisting", "Count", count(report.existing.len())),
+            ("PartitionsDeleted", "Count", count(report.deleted.len())),
+            ("ObjectsSkipped", "Count", count(report.skipped.len())),
+            ("ObjectsFailed", "Count", count(report.failed.len())),
+            ("SchemaDrift", "Count", count(report.schema_drift.len())),
+            ("TablesUnreadable", "Count", count(stats.tables_unreadable)),
+            (
+                "GlueRequests",
+                "Count",
+                json!(stats.glue_requests.total() as f64),
+            ),
             (
                 "GlueThrottles",
                 "Count",
-                stats.glue_requests.throttles as f64,
+                json!(stats.glue_requests.throttles as f64),
             ),
             (
                 "HandlerDuration",
                 "Milliseconds",
-                stats.duration.as_secs_f64() * 1000.0,
+                json!(stats.duration.as_secs_f64() * 1000.0),
             ),
         ],
     )];
+    let samples: Vec<u64> = report
+        .created
+        .iter()
+        .filter_map(|e| e.freshness_ms)
+        .collect();
+    docs.extend(freshness_documents(
+        config,
+        timestamp_ms,
+        function,
+        &samples,
+    ));
     if config.per_table {
-        let mut tables: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        #[derive(Default)]
+        struct PerTable {
+            created: usize,
+            existing: usize,
+            freshness: Vec<u64>,
+        }
+        let mut tables: BTreeMap<String, PerTable> = BTreeMap::new();
         for e in &report.created {
-            tables
-                .entry(format!("{}.{}", e.database, e.table))
-                .or_default()
-                .0 += 1;
+            let t = tables.entry(e.table_name()).or_default();
+            t.created += 1;
+            t.freshness.extend(e.freshness_ms);
         }
         for e in &report.existing {
-            tables
-                .entry(format!("{}.{}", e.database, e.table))
-                .or_default()
-                .1 += 1;
+            tables.entry(e.table_name()).or_default().existing += 1;
         }
-        for (table, (created, existing)) in tables {
+        for (table, t) in tables {
             docs.push(document(
                 config,
                 timestamp_ms,
                 ("Table", &table),
                 &[
-                    ("PartitionsCreated", "Count", created as f64),
-                    ("PartitionsExisting", "Count", existing as f64),
+                    ("PartitionsCreated", "Count", count(t.created)),
+                    ("PartitionsExisting", "Count", count(t.existing)),
                 ],
+            ));
+            docs.extend(freshness_documents(
+                config,
+                timestamp_ms,
+                ("Table", &table),
+                &t.freshness,
             ));
         }
     }
@@ -129,12 +158,12 @@ pub fn documents(
             config,
             timestamp_ms,
             ("Reason", reason),
-            &[("ObjectsSkipped", "Count", n as f64)],
+            &[("ObjectsSkipped", "Count", count(n))],
         ));
     }
     if let Some(id) = request_id {
         for doc in &mut docs {
-            doc["requestId"] = json!(id);
+            doc["function_request_id"] = json!(id);
         }
     }
     docs
@@ -149,34 +178,32 @@ pub fn repair_document(
     timestamp_ms: u128,
     request_id: Option<&str>,
 ) -> Value {
-    let failures = report.map_or(1, |r| r.failed.len() + usize::from(r.stopped.is_some()));
-    let count = |f: fn(&Report) -> usize| report.map_or(0, f) as f64;
+    // A run that stopped with a cursor is not a failure (the state machine goes on from
+    // it); one that stopped without one is (it could not say where to go on).
+    let counts = report.map(|r| r.counts.unwrap_or_default());
+    let failures = match report {
+        Some(r) => {
+            let failed = counts.map_or(0, |c| c.failed as usize).max(r.failed.len());
+            failed + usize::from(r.stopped.is_some() && r.cursor.is_none())
+        }
+        None => 1,
+    };
+    let total =
+        |f: fn(&registrar_core::report::Counts) -> u64| json!(counts.map_or(0, |c| f(&c)) as f64);
     let mut doc = document(
         config,
         timestamp_ms,
         ("FunctionName", &config.function_name),
         &[
-            ("RepairRuns", "Count", 1.0),
-            ("RepairFailures", "Count", failures as f64),
-            (
-                "RepairPartitionsCreated",
-                "Count",
-                count(|r| r.created.len()),
-            ),
-            (
-                "RepairPartitionsDeleted",
-                "Count",
-                count(|r| r.deleted.len()),
-            ),
-            (
-                "RepairPartitionsUpdated",
-                "Count",
-                count(|r| r.updated.len()),
-            ),
+            ("RepairRuns", "Count", json!(1.0)),
+            ("RepairFailures", "Count", json!(failures as f64)),
+            ("RepairPartitionsCreated", "Count", total(|c| c.created)),
+            ("RepairPartitionsDeleted", "Count", total(|c| c.deleted)),
+            ("RepairPartitionsUpdated", "Count", total(|c| c.updated)),
         ],
     );
     if let Some(id) = request_id {
-        doc["requestId"] = json!(id);
+        doc["function_request_id"] = json!(id);
     }
     doc
 }
@@ -212,17 +239,21 @@ mod tests {
     fn config() -> MetricsConfig {
         MetricsConfig {
             namespace: "Ns".into(),
+            service: "svc".into(),
             function_name: "fn".into(),
             per_table: true,
         }
     }
 
     fn outcome() -> Outcome {
-        let p = PartitionEntry {
-            database: "d".into(),
-            table: "t".into(),
-            values: vec!["1".into()],
-            location: "s3://b/t/x=1/".into(),
+        let p = PartitionEntry::new(
+            &registrar_core::TableName::new("d", "t"),
+            &["1".into()],
+            "s3://b/t/x=1/",
+        );
+        let fresh = PartitionEntry {
+            freshness_ms: Some(1500),
+            ..p.clone()
         };
         let s = |kind| SkippedEntry {
             bucket: "b".into(),
@@ -232,7 +263,7 @@ mod tests {
         };
         Outcome {
             report: Report {
-                created: vec![p.clone()],
+                created: vec![fresh],
                 existing: vec![p],
                 skipped: vec![s("folder_marker"), s("folder_marker"), s("hidden_segment")],
                 ..Report::default()
@@ -247,7 +278,8 @@ mod tests {
         let totals = &docs[0];
         let declared = &totals["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(declared["Namespace"], "Ns");
-        assert_eq!(declared["Dimensions"], json!([["FunctionName"]]));
+        assert_eq!(declared["Dimensions"], json!([["service", "FunctionName"]]));
+        assert_eq!(totals["service"], "svc");
         for m in declared["Metrics"].as_array().unwrap() {
             assert!(totals[m["Name"].as_str().unwrap()].is_number());
         }
@@ -276,7 +308,13 @@ mod tests {
         report.stopped = Some("deadline".into());
         let doc = repair_document(&config(), Some(&report), 1, None);
         assert_eq!(doc["RepairRuns"], 1.0);
-        assert_eq!(doc["RepairFailures"], 2.0);
+        assert_eq!(
+            doc["RepairFailures"], 2.0,
+            "a failure, and a stop with no cursor"
+        );
+        report.cursor = Some(registrar_core::pass::Cursor::new("d.t", false, false));
+        let doc = repair_document(&config(), Some(&report), 1, None);
+        assert_eq!(doc["RepairFailures"], 1.0, "a stop with a cursor goes on");
         assert_eq!(
             repair_document(&config(), None, 1, None)["RepairFailures"],
             1.0
@@ -286,7 +324,20 @@ mod tests {
     #[test]
     fn every_document_carries_the_request_id() {
         let docs = documents(&config(), &outcome(), 1, Some("req-1"));
-        assert!(docs.iter().all(|d| d["requestId"] == "req-1"));
+        assert!(docs.iter().all(|d| d["function_request_id"] == "req-1"));
+    }
+
+    #[test]
+    fn freshness_is_a_metric_of_samples_per_function_and_per_table() {
+        let docs = documents(&config(), &outcome(), 1, None);
+        let samples: Vec<&Value> = docs
+            .iter()
+            .filter(|d| d.get("Freshness").is_some())
+            .collect();
+        assert_eq!(samples.len(), 2, "{docs:?}");
+        assert!(samples.iter().all(|d| d["Freshness"] == json!([1500])));
+        assert!(samples.iter().any(|d| d["Table"] == "d.t"));
+        assert!(samples.iter().any(|d| d["FunctionName"] == "fn"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use crate::aws::{CallError, call};
 use registrar_core::Deadline;
+use registrar_core::decode::decode_notification_key;
 use registrar_core::layout::{data_key, hidden_directory};
 use registrar_core::walk::{ListPage, ListRequest, after};
 
@@ -19,7 +20,12 @@ impl Storage {
         Self { client }
     }
 
-    /// One page of a listing.
+    /// One page of a listing. Every page is asked for by `StartAfter`, never by a
+    /// continuation token: a request says by itself where it is, so a stopped walk's
+    /// requests are where the next run continues. Keys come URL-encoded
+    /// (`EncodingType=url`) and are decoded here: a key holding a character XML 1.0 cannot
+    /// carry (a control character, which anyone who can write to the bucket can put in a key)
+    /// would otherwise make the page unreadable, and with it every key on it.
     pub async fn list(
         &self,
         bucket: &str,
@@ -34,7 +40,7 @@ impl Storage {
             .prefix(&request.prefix)
             .set_delimiter(request.delimiter.then(|| "/".to_owned()))
             .set_start_after(request.start_after.clone())
-            .set_continuation_token(request.continuation.clone())
+            .encoding_type(aws_sdk_s3::types::EncodingType::Url)
             .max_keys(page_size)
             .send();
         let page = call(deadline, S3, "ListObjectsV2", send)
@@ -43,25 +49,33 @@ impl Storage {
                 e.detail = format!("s3://{bucket}/{}: {}", request.prefix, e.detail);
                 e
             })?;
+        let decoded = |name: &str| -> Option<String> {
+            match decode_notification_key(name) {
+                Ok(key) => Some(key.into_owned()),
+                Err(e) => {
+                    tracing::warn!(bucket, name, error = %e, "a listed name cannot be decoded; left out");
+                    None
+                }
+            }
+        };
         Ok(ListPage {
             keys: page
                 .contents()
                 .iter()
-                .filter_map(|o| o.key().map(str::to_owned))
+                .filter_map(|o| o.key().and_then(decoded))
                 .collect(),
             dirs: page
                 .common_prefixes()
                 .iter()
-                .filter_map(|p| p.prefix().map(str::to_owned))
+                .filter_map(|p| p.prefix().and_then(decoded))
                 .collect(),
-            next: page
-                .next_continuation_token()
-                .filter(|_| page.is_truncated() == Some(true))
-                .map(str::to_owned),
+            truncated: page.is_truncated() == Some(true),
         })
     }
 
-    /// The last `bytes` bytes of an object (all of it when it is smaller): one ranged GET.
+    /// The last `bytes` bytes of an object (all of it when it is smaller): one ranged GET,
+    /// and never more than `bytes` read. S3 must answer the range (206 with a
+    /// `Content-Range`): an answer that ignored it is refused before its body is read.
     #[cfg(feature = "schema-drift")]
     pub async fn read_tail(
         &self,
@@ -69,7 +83,7 @@ impl Storage {
         key: &str,
         bytes: u64,
         deadline: Deadline,
-    ) -> Result<Vec<u8>, CallError> {
+    ) -> Result<Tail, CallError> {
         let send = self
             .client
             .get_object()
@@ -77,14 +91,41 @@ impl Storage {
             .key(key)
             .range(format!("bytes=-{bytes}"))
             .send();
-        let out = call(deadline, S3, "GetObject", send).await?;
-        let body = out.body.collect().await.map_err(|e| CallError {
+        let mut out = call(deadline, S3, "GetObject", send).await?;
+        let failed = |detail: String| CallError {
             service: S3,
             operation: "GetObject",
-            kind: crate::aws::ErrorKind::Transient,
-            detail: format!("s3://{bucket}/{key}: reading the body failed: {e}"),
-        })?;
-        Ok(body.into_bytes().to_vec())
+            kind: crate::aws::ErrorKind::Rejected,
+            detail: format!("s3://{bucket}/{key}: {detail}"),
+        };
+        let range = out.content_range().map(str::to_owned);
+        let Some((start, end, size)) = range.as_deref().and_then(content_range) else {
+            return Err(failed(format!(
+                "the answer to a ranged GET of the last {bytes} bytes had no byte range (Content-Range {range:?}): the object is not read whole"
+            )));
+        };
+        let length = end - start + 1;
+        if length > bytes || end + 1 != size {
+            return Err(failed(format!(
+                "asked for the last {bytes} bytes, S3 answered bytes {start}-{end} of {size}"
+            )));
+        }
+        let mut body = Vec::with_capacity(length as usize);
+        while let Some(chunk) = out.body.next().await {
+            let chunk = chunk.map_err(|e| CallError {
+                service: S3,
+                operation: "GetObject",
+                kind: crate::aws::ErrorKind::Transient,
+                detail: format!("s3://{bucket}/{key}: reading the body failed: {e}"),
+            })?;
+            if body.len() + chunk.len() > length as usize {
+                return Err(failed(format!(
+                    "the body is longer than the {length} bytes its range announced"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Tail { bytes: body, size })
     }
 
     /// Whether a partition directory holds data: any key under it that is not a folder
@@ -101,7 +142,7 @@ impl Storage {
             prefix: dir.to_owned(),
             delimiter: false,
             start_after: None,
-            continuation: None,
+            through: None,
         };
         loop {
             let page = self.list(bucket, &request, 1000, deadline).await?;
@@ -112,16 +153,55 @@ impl Storage {
             {
                 return Ok(true);
             }
-            let (Some(token), Some(last)) = (page.next, page.keys.last()) else {
+            let Some(last) = page.keys.last().filter(|_| page.truncated) else {
                 return Ok(false);
             };
-            match hidden_directory(last, dir.len()) {
-                Some(end) => {
-                    request.start_after = Some(after(&last[..end]));
-                    request.continuation = None;
-                }
-                None => request.continuation = Some(token),
-            }
+            request.start_after = Some(match hidden_directory(last, dir.len()) {
+                Some(end) => after(&last[..end]),
+                None => last.clone(),
+            });
+        }
+    }
+}
+
+/// The end of an object, and the object's whole size.
+#[cfg(feature = "schema-drift")]
+#[derive(Debug, Clone)]
+pub struct Tail {
+    pub bytes: Vec<u8>,
+    pub size: u64,
+}
+
+/// `bytes 100-199/200` → (100, 199, 200).
+#[cfg(any(feature = "schema-drift", test))]
+fn content_range(header: &str) -> Option<(u64, u64, u64)> {
+    let rest = header.trim().strip_prefix("bytes ")?;
+    let (range, size) = rest.split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let (start, end, size) = (
+        start.trim().parse().ok()?,
+        end.trim().parse().ok()?,
+        size.trim().parse().ok()?,
+    );
+    (start <= end && end < size).then_some((start, end, size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_content_range_is_read_and_checked() {
+        assert_eq!(content_range("bytes 100-199/200"), Some((100, 199, 200)));
+        assert_eq!(content_range("bytes 0-0/1"), Some((0, 0, 1)));
+        for bad in [
+            "bytes */200",
+            "bytes 5-4/200",
+            "bytes 0-200/200",
+            "items 0-1/2",
+            "",
+        ] {
+            assert_eq!(content_range(bad), None, "{bad}");
         }
     }
 }

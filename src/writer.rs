@@ -8,6 +8,7 @@ use crate::cache::ExpiringSet;
 use crate::catalog::{Catalog, CatalogPartition, Registered, ServedTable};
 use crate::storage::Storage;
 use futures_util::StreamExt;
+use registrar_core::partition::{PartitionSpec, Removal};
 use registrar_core::report::Reason;
 use registrar_core::table::S3Location;
 use registrar_core::{Deadline, TableName};
@@ -120,12 +121,12 @@ impl PartitionWriter {
         self
     }
 
-    /// Make sure each partition `(values, location)` exists. Partitions this process
-    /// registered lately are `Existing` without a call; a dry run asks Glue which exist.
+    /// Make sure each partition exists. Partitions this process registered lately are
+    /// `Existing` without a call; a dry run asks Glue which exist.
     pub async fn ensure(
         &self,
         table: &ServedTable,
-        partitions: &[(Vec<String>, String)],
+        partitions: &[PartitionSpec],
         concurrency: usize,
         dry_run: bool,
         deadline: Deadline,
@@ -136,9 +137,9 @@ impl PartitionWriter {
             let known = self.known.lock().expect("known-partition lock");
             partitions
                 .iter()
-                .map(|(values, _)| {
+                .map(|p| {
                     known
-                        .contains(&(name.clone(), values.clone()), now)
+                        .contains(&(name.clone(), p.values.clone()), now)
                         .then_some(Ok(Registered::Existing))
                 })
                 .collect()
@@ -150,27 +151,31 @@ impl PartitionWriter {
             return results.into_iter().flatten().collect();
         }
         if dry_run {
-            let values: Vec<Vec<String>> =
-                pending.iter().map(|i| partitions[*i].0.clone()).collect();
+            let values: Vec<Vec<String>> = pending
+                .iter()
+                .map(|i| partitions[*i].values.clone())
+                .collect();
             let answer = self
                 .catalog
-                .get_partitions(name, &values, deadline)
-                .await
-                .map(|found| {
-                    found
-                        .into_iter()
-                        .map(|p| p.values)
-                        .collect::<std::collections::HashSet<_>>()
-                });
+                .batch_get_partition(name, &values, deadline)
+                .await;
+            let existing: std::collections::HashSet<&[String]> = match &answer {
+                Ok(lookup) => lookup.found.iter().map(|p| p.values.as_slice()).collect(),
+                Err(_) => Default::default(),
+            };
             for i in pending {
+                let values = partitions[i].values.as_slice();
                 results[i] = Some(match &answer {
-                    Ok(existing) if existing.contains(&partitions[i].0) => Ok(Registered::Existing),
-                    Ok(_) => Ok(Registered::Created),
                     Err(e) => Err(e.clone()),
+                    Ok(lookup) => match lookup.unknown(values) {
+                        Some(e) => Err(e.clone()),
+                        None if existing.contains(values) => Ok(Registered::Existing),
+                        None => Ok(Registered::Created),
+                    },
                 });
             }
         } else {
-            let wanted: Vec<(Vec<String>, String)> =
+            let wanted: Vec<PartitionSpec> =
                 pending.iter().map(|i| partitions[*i].clone()).collect();
             let created = self
                 .catalog
@@ -179,7 +184,7 @@ impl PartitionWriter {
             let mut known = self.known.lock().expect("known-partition lock");
             for (i, result) in pending.into_iter().zip(created) {
                 if result.is_ok() {
-                    known.insert((name.clone(), partitions[i].0.clone()), now);
+                    known.insert((name.clone(), partitions[i].values.clone()), now);
                 }
                 results[i] = Some(result);
             }
@@ -190,35 +195,52 @@ impl PartitionWriter {
             .collect()
     }
 
-    /// After objects were removed: each partition `(values, location, removed keys)` is
-    /// dropped if the location the catalog has for it is empty, kept if not, and created if
-    /// the catalog lacks it while its directory holds data.
+    /// After objects were removed: each partition is dropped if the location the catalog
+    /// has for it is empty, kept if not, and created if the catalog lacks it while its
+    /// directory holds data.
     pub async fn settle_removed(
         &self,
         table: &ServedTable,
-        partitions: &[(Vec<String>, String, Vec<&str>)],
+        removals: &[Removal<'_>],
         dry_run: bool,
         deadline: Deadline,
     ) -> Vec<Result<Settled, CallError>> {
         let name = &table.table.name;
-        let values: Vec<Vec<String>> = partitions.iter().map(|p| p.0.clone()).collect();
-        let registered: HashMap<Vec<String>, CatalogPartition> =
-            match self.catalog.get_partitions(name, &values, deadline).await {
-                Ok(found) => found.into_iter().map(|p| (p.values.clone(), p)).collect(),
-                Err(e) => return partitions.iter().map(|_| Err(e.clone())).collect(),
-            };
+        let values: Vec<Vec<String>> = removals
+            .iter()
+            .map(|r| r.partition.values.clone())
+            .collect();
+        let lookup = match self
+            .catalog
+            .batch_get_partition(name, &values, deadline)
+            .await
+        {
+            Ok(lookup) => lookup,
+            Err(e) => return removals.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let registered: HashMap<&[String], &CatalogPartition> = lookup
+            .found
+            .iter()
+            .map(|p| (p.values.as_slice(), p))
+            .collect();
         let bucket = table.table.location.bucket.as_str();
-        futures_util::stream::iter(partitions)
-            .map(|(values, location, removed)| {
-                let registered = registered.get(values);
+        let lookup = &lookup;
+        futures_util::stream::iter(removals)
+            .map(|removal| {
+                let values = removal.partition.values.as_slice();
+                let registered = registered.get(values).copied();
                 async move {
+                    if let Some(e) = lookup.unknown(values) {
+                        return Err(e.clone());
+                    }
                     match registered {
                         Some(p) => {
-                            self.drop_if_empty(table, p, Some((bucket, removed)), dry_run, deadline)
+                            let removed = Some((bucket, removal.removed.as_slice()));
+                            self.drop_if_empty(table, p, removed, dry_run, deadline)
                                 .await
                         }
                         None => {
-                            self.create_if_data(table, values, location, dry_run, deadline)
+                            self.create_if_data(table, &removal.partition, dry_run, deadline)
                                 .await
                         }
                     }
@@ -232,11 +254,11 @@ impl PartitionWriter {
     async fn create_if_data(
         &self,
         table: &ServedTable,
-        values: &[String],
-        location: &str,
+        partition: &PartitionSpec,
         dry_run: bool,
         deadline: Deadline,
     ) -> Result<Settled, CallError> {
+        let location = partition.location.as_str();
         let Some(dir) = S3Location::parse(location) else {
             return Ok(Settled::Kept(Kept::LocationNotS3(location.to_owned())));
         };
@@ -251,9 +273,8 @@ impl PartitionWriter {
             location,
             "partition missing while its directory holds data; creating it"
         );
-        let partition = [(values.to_vec(), location.to_owned())];
         match self
-            .ensure(table, &partition, 1, dry_run, deadline)
+            .ensure(table, std::slice::from_ref(partition), 1, dry_run, deadline)
             .await
             .remove(0)?
         {
@@ -310,7 +331,7 @@ impl PartitionWriter {
             return Ok(Settled::Deleted { location: text });
         }
         tracing::warn!(location = %text, "an object arrived while the partition was dropped; re-creating it");
-        let wanted = [(partition.values.clone(), text.clone())];
+        let wanted = [PartitionSpec::new(partition.values.clone(), text.clone())];
         self.catalog
             .create_partitions(table, &wanted, 1, deadline)
             .await

@@ -453,6 +453,7 @@ resource "aws_lambda_function" "this" {
       TABLE_CACHE_SECONDS     = tostring(var.table_cache_seconds)
       METRICS_NAMESPACE       = var.metrics_namespace
       METRICS_PER_TABLE       = "true"
+      POWERTOOLS_SERVICE_NAME = var.name
     }
   }
 

@@ -122,18 +122,52 @@ async fn handle_exits_2_without_configuration() {
 }
 
 #[tokio::test]
-async fn handle_exits_2_naming_a_missing_table() {
+async fn handle_fails_the_objects_a_missing_table_may_hold_naming_it_and_exits_1() {
     let out = run(
         &["handle", "events/s3-object-created.json"],
         Some("nowhere.nothing"),
         None,
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let error = report["failed"][0]["error"].as_str().unwrap();
+    assert!(error.contains("nowhere.nothing does not exist"), "{error}");
+    let logged = log_lines(&out);
     assert!(
-        stderr(&out).contains("nowhere.nothing does not exist"),
+        logged
+            .iter()
+            .any(|l| l["level"] == "ERROR" && l["message"] == "served table unreadable"),
         "{}",
         stderr(&out)
     );
+}
+
+/// Log lines in the shape AWS Lambda Powertools writes, so the same queries find them.
+#[tokio::test]
+async fn log_lines_have_powertools_flat_keys() {
+    let t = create_table(CLICKSTREAM, YMD, None).await;
+    let out = run_with_env(
+        &["handle", "events/s3-skipped-keys.json"],
+        Some(&t.to_string()),
+        None,
+        &[
+            ("LOG_LEVEL", "info"),
+            ("POWERTOOLS_SERVICE_NAME", "lake-ingest"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = log_lines(&out)
+        .into_iter()
+        .find(|l| l["message"] == "invocation summary")
+        .expect("a summary line");
+    assert_eq!(summary["level"], "INFO");
+    assert_eq!(summary["service"], "lake-ingest");
+    let ts = summary["timestamp"].as_str().unwrap();
+    assert!(
+        glue_partition_registrar::core::time::parse(ts).is_some(),
+        "{ts}"
+    );
+    assert!(summary["objects"].is_number());
 }
 
 #[tokio::test]
@@ -178,7 +212,7 @@ fn emf_lines(o: &Output) -> Vec<serde_json::Value> {
     json_lines_with(o, "_aws")
 }
 
-/// The JSON lines on stderr that have `field` at the top: EMF (`_aws`) or logs (`fields`).
+/// The JSON lines on stderr that have `field` at the top: EMF (`_aws`) or logs (`level`).
 fn json_lines_with(o: &Output, field: &str) -> Vec<serde_json::Value> {
     stderr(o)
         .lines()
@@ -248,7 +282,7 @@ async fn handle_metrics_count_created_partitions_per_table() {
 
 /// The JSON log lines (not EMF) among what the binary wrote to stderr.
 fn log_lines(o: &Output) -> Vec<serde_json::Value> {
-    json_lines_with(o, "fields")
+    json_lines_with(o, "level")
 }
 
 #[tokio::test]
@@ -264,17 +298,17 @@ async fn each_skipped_object_is_logged_with_its_reason_and_one_summary_per_invoc
     let lines = log_lines(&out);
     let skipped: Vec<_> = lines
         .iter()
-        .filter(|l| l["fields"]["message"] == "object skipped")
+        .filter(|l| l["message"] == "object skipped")
         .collect();
     assert_eq!(skipped.len(), 8);
     assert!(
         skipped
             .iter()
-            .all(|l| l["fields"]["reason"].is_string() && l["fields"]["key"].is_string())
+            .all(|l| l["reason"].is_string() && l["key"].is_string())
     );
     let summaries = lines
         .iter()
-        .filter(|l| l["fields"]["message"] == "invocation summary")
+        .filter(|l| l["message"] == "invocation summary")
         .count();
     assert_eq!(summaries, 1);
 }

@@ -10,7 +10,7 @@ const K26: &[&str] = &["2026", "11", "26"];
 async fn s3_notification_creates_its_partition() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
     let out = registrar(&[&t])
-        .handle(&fixture("s3-object-created.json"), false)
+        .handle_event(&fixture("s3-object-created.json"), false)
         .await
         .unwrap();
     assert_eq!(values(&out.report.created), strings(&[K25]));
@@ -28,7 +28,7 @@ async fn s3_notification_creates_its_partition() {
 async fn sns_wrapped_event_creates_its_partition() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
     let out = registrar(&[&t])
-        .handle(&fixture("sns-s3.json"), false)
+        .handle_event(&fixture("sns-s3.json"), false)
         .await
         .unwrap();
     assert_eq!(values(&out.report.created), strings(&[K25]));
@@ -38,7 +38,7 @@ async fn sns_wrapped_event_creates_its_partition() {
 async fn sqs_wrapped_s3_events_create_their_partitions_and_ignore_the_test_event() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
     let out = registrar(&[&t])
-        .handle(&fixture("sqs-s3.json"), false)
+        .handle_event(&fixture("sqs-s3.json"), false)
         .await
         .unwrap();
     assert_eq!(values(&out.report.created), strings(&[K25, K26]));
@@ -50,7 +50,7 @@ async fn sqs_wrapped_s3_events_create_their_partitions_and_ignore_the_test_event
 async fn sns_in_sqs_event_creates_its_partition() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
     let out = registrar(&[&t])
-        .handle(&fixture("sqs-sns-s3.json"), false)
+        .handle_event(&fixture("sqs-sns-s3.json"), false)
         .await
         .unwrap();
     assert_eq!(values(&out.report.created), strings(&[K25]));
@@ -61,7 +61,7 @@ async fn sns_in_sqs_event_creates_its_partition() {
 async fn eventbridge_in_sqs_event_creates_its_partition() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
     let out = registrar(&[&t])
-        .handle(&fixture("sqs-eventbridge.json"), false)
+        .handle_event(&fixture("sqs-eventbridge.json"), false)
         .await
         .unwrap();
     assert_eq!(values(&out.report.created), strings(&[K25]));
@@ -71,7 +71,7 @@ async fn eventbridge_in_sqs_event_creates_its_partition() {
 async fn eventbridge_object_created_creates_its_partition() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
     let out = registrar(&[&t])
-        .handle(&fixture("eventbridge-object-created.json"), false)
+        .handle_event(&fixture("eventbridge-object-created.json"), false)
         .await
         .unwrap();
     assert_eq!(values(&out.report.created), strings(&[K25]));
@@ -81,7 +81,7 @@ async fn eventbridge_object_created_creates_its_partition() {
 async fn test_event_is_a_no_op_without_glue_requests() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
     let out = registrar(&[&t])
-        .handle(&fixture("s3-test-event.json"), false)
+        .handle_event(&fixture("s3-test-event.json"), false)
         .await
         .unwrap();
     assert_eq!(out.report, Default::default());
@@ -93,7 +93,7 @@ async fn removal_is_skipped_when_deleting_is_off() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
     for event in ["s3-object-removed.json", "eventbridge-object-deleted.json"] {
         let out = registrar(&[&t])
-            .handle(&fixture(event), false)
+            .handle_event(&fixture(event), false)
             .await
             .unwrap();
         assert_eq!(out.report.skipped.len(), 1, "{event}");
@@ -106,7 +106,7 @@ async fn removal_is_skipped_when_deleting_is_off() {
 async fn url_encoded_keys_are_decoded_once() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
     let out = registrar(&[&t])
-        .handle(&fixture("s3-encoded-keys.json"), false)
+        .handle_event(&fixture("s3-encoded-keys.json"), false)
         .await
         .unwrap();
     assert!(out.report.skipped.is_empty(), "{:?}", out.report.skipped);
@@ -135,7 +135,7 @@ async fn korean_and_spaced_values_are_registered_as_written() {
         "places/city=%EC%84%9C%EC%9A%B8/visits.json",
         "places/city=New+York/visits.json",
     ]);
-    let out = registrar(&[&t]).handle(&event, false).await.unwrap();
+    let out = registrar(&[&t]).handle_event(&event, false).await.unwrap();
     assert_eq!(
         values(&out.report.created),
         strings(&[&["New York"], &["서울"]])
@@ -152,7 +152,7 @@ async fn korean_and_spaced_values_are_registered_as_written() {
 async fn every_skip_rule_gives_its_reason() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
     let out = registrar(&[&t])
-        .handle(&fixture("s3-skipped-keys.json"), false)
+        .handle_event(&fixture("s3-skipped-keys.json"), false)
         .await
         .unwrap();
     let kinds: Vec<(&str, &str)> = out
@@ -204,7 +204,7 @@ async fn location_without_trailing_slash_does_not_match_its_sibling() {
         "events/dt=2026-11-25/a.json",
         "events_archive/dt=2026-11-25/a.json",
     ]);
-    let out = registrar(&[&t]).handle(&event, false).await.unwrap();
+    let out = registrar(&[&t]).handle_event(&event, false).await.unwrap();
     assert_eq!(out.report.created.len(), 1);
     assert_eq!(
         out.report.created[0].location,
@@ -226,7 +226,7 @@ async fn template_layout_reads_values_from_the_declared_positions() {
     )
     .await;
     let event = s3_event(&["logs/2026/11/25/app-1.log.gz", "logs/2026/11/app.log.gz"]);
-    let out = registrar(&[&t]).handle(&event, false).await.unwrap();
+    let out = registrar(&[&t]).handle_event(&event, false).await.unwrap();
     assert_eq!(values(&out.report.created), strings(&[K25]));
     assert_eq!(
         out.report.created[0].location,
@@ -248,7 +248,7 @@ async fn wrong_typed_value_is_skipped_and_never_registered() {
         "typed/dt=2026-13-45/hour=07/a.json",
         "typed/dt=2026-11-25/hour=seven/a.json",
     ]);
-    let out = registrar(&[&t]).handle(&event, false).await.unwrap();
+    let out = registrar(&[&t]).handle_event(&event, false).await.unwrap();
     assert_eq!(
         values(&out.report.created),
         strings(&[&["2026-11-25", "07"]])
@@ -277,7 +277,7 @@ async fn many_new_partitions_in_one_sqs_batch_are_created_in_chunks_of_100() {
         .collect();
     let bodies: Vec<_> = keys.iter().map(|k| s3_event(&[k.as_str()])).collect();
     let out = registrar(&[&t])
-        .handle(&sqs_event(&bodies), false)
+        .handle_event(&sqs_event(&bodies), false)
         .await
         .unwrap();
     assert_eq!(out.report.created.len(), 250);
@@ -291,10 +291,10 @@ async fn many_new_partitions_in_one_sqs_batch_are_created_in_chunks_of_100() {
 async fn same_event_twice_reports_existing_and_leaves_the_catalog_unchanged() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
     let event = fixture("sqs-s3.json");
-    registrar(&[&t]).handle(&event, false).await.unwrap();
+    registrar(&[&t]).handle_event(&event, false).await.unwrap();
     let before = partitions(&t).await;
     // A new process (cold start) learns from Glue that they exist.
-    let again = registrar(&[&t]).handle(&event, false).await.unwrap();
+    let again = registrar(&[&t]).handle_event(&event, false).await.unwrap();
     assert!(again.report.created.is_empty());
     assert_eq!(values(&again.report.existing), strings(&[K25, K26]));
     assert_eq!(partitions(&t).await, before);
@@ -305,8 +305,8 @@ async fn warm_process_makes_no_glue_call_for_a_partition_it_has_seen() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
     let r = registrar(&[&t]);
     let event = fixture("sqs-s3.json");
-    r.handle(&event, false).await.unwrap();
-    let warm = r.handle(&event, false).await.unwrap();
+    r.handle_event(&event, false).await.unwrap();
+    let warm = r.handle_event(&event, false).await.unwrap();
     assert_eq!(values(&warm.report.existing), strings(&[K25, K26]));
     assert_eq!(warm.stats.glue_requests.total(), 0);
 }
@@ -315,7 +315,7 @@ async fn warm_process_makes_no_glue_call_for_a_partition_it_has_seen() {
 async fn partition_storage_descriptor_is_the_tables_but_for_its_location() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
     registrar(&[&t])
-        .handle(&fixture("s3-object-created.json"), false)
+        .handle_event(&fixture("s3-object-created.json"), false)
         .await
         .unwrap();
     let stored = partitions(&t).await;
@@ -329,7 +329,7 @@ async fn partition_storage_descriptor_is_the_tables_but_for_its_location() {
 async fn unparsable_sqs_message_is_the_only_batch_item_failure() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
     let event = fixture("sqs-one-unparsable.json");
-    let out = registrar(&[&t]).handle(&event, false).await.unwrap();
+    let out = registrar(&[&t]).handle_event(&event, false).await.unwrap();
     let failures = out.report.batch_item_failures.unwrap();
     assert_eq!(failures.len(), 1);
     assert_eq!(failures[0], event["Records"][1]["messageId"]);
@@ -341,7 +341,7 @@ async fn glue_failure_fails_exactly_the_messages_of_its_objects() {
     let good = create_table(CLICKSTREAM, YMD, None).await;
     let doomed = create_table("s3://example-data-lake/doomed/", &[("dt", "string")], None).await;
     let r = registrar(&[&good, &doomed]);
-    r.served_tables().await.unwrap();
+    r.served_tables().await;
     // The table disappears after the process cached it: BatchCreatePartition will fail.
     glue()
         .delete_table()
@@ -354,7 +354,7 @@ async fn glue_failure_fails_exactly_the_messages_of_its_objects() {
         s3_event(&["clickstream/year=2026/month=11/day=25/a.parquet"]),
         s3_event(&["doomed/dt=2026-11-25/a.parquet"]),
     ]);
-    let out = r.handle(&event, false).await.unwrap();
+    let out = r.handle_event(&event, false).await.unwrap();
     assert_eq!(out.report.created.len(), 1);
     assert_eq!(out.report.failed.len(), 1);
     assert_eq!(out.report.failed[0].key, "doomed/dt=2026-11-25/a.parquet");
@@ -371,7 +371,7 @@ async fn glue_failure_fails_exactly_the_messages_of_its_objects() {
 async fn dry_run_plans_but_writes_nothing() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
     let out = registrar(&[&t])
-        .handle(&fixture("sqs-s3.json"), true)
+        .handle_event(&fixture("sqs-s3.json"), true)
         .await
         .unwrap();
     assert!(out.report.dry_run);
@@ -391,7 +391,7 @@ async fn databases_serve_every_partitioned_table_in_them() {
         config,
     );
     let out = r
-        .handle(&fixture("s3-object-created.json"), false)
+        .handle_event(&fixture("s3-object-created.json"), false)
         .await
         .unwrap();
     assert_eq!(values(&out.report.created), strings(&[K25]));
@@ -401,10 +401,9 @@ async fn databases_serve_every_partitioned_table_in_them() {
 #[tokio::test]
 async fn lambda_response_to_sqs_is_only_the_batch_item_failures() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
-    let out = registrar(&[&t])
-        .handle(&fixture("sqs-one-unparsable.json"), false)
-        .await;
-    let response = glue_partition_registrar::lambda::respond(out).unwrap();
+    let response = invoke(&registrar(&[&t]), &fixture("sqs-one-unparsable.json"))
+        .await
+        .unwrap();
     assert_eq!(
         response,
         json!({"batchItemFailures": [{"itemIdentifier": "059f36b4-87a3-44ab-83d2-661975960001"}]})
@@ -415,7 +414,7 @@ async fn lambda_response_to_sqs_is_only_the_batch_item_failures() {
 async fn lambda_fails_a_direct_invocation_with_failed_objects_so_it_is_retried() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
     let r = registrar(&[&t]);
-    r.served_tables().await.unwrap();
+    r.served_tables().await;
     glue()
         .delete_table()
         .database_name(&t.database)
@@ -423,8 +422,11 @@ async fn lambda_fails_a_direct_invocation_with_failed_objects_so_it_is_retried()
         .send()
         .await
         .unwrap();
-    let out = r.handle(&fixture("s3-object-created.json"), false).await;
-    assert!(glue_partition_registrar::lambda::respond(out).is_err());
+    assert!(
+        invoke(&r, &fixture("s3-object-created.json"))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -435,20 +437,17 @@ async fn a_failed_sqs_record_without_a_message_id_brings_the_whole_batch_back() 
          "body": s3_event(&["clickstream/year=2026/month=11/day=25/a.parquet"]).to_string()},
         {"eventSource": "aws:sqs", "body": "{not json"}
     ]});
-    let out = registrar(&[&t]).handle(&event, false).await;
-    assert!(out.as_ref().unwrap().report.retry_whole_batch);
-    let err = glue_partition_registrar::lambda::respond(out).unwrap_err();
+    let r = registrar(&[&t]);
+    let out = r.handle_event(&event, false).await.unwrap();
+    assert!(out.report.retry_whole_batch);
+    let err = invoke(&r, &event).await.unwrap_err();
     assert!(err.to_string().contains("no messageId"), "{err}");
 }
 
 #[tokio::test]
 async fn an_invocation_is_a_function_of_the_payload_and_the_deadline() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
-    let metrics = glue_partition_registrar::metrics::MetricsConfig {
-        namespace: "Test".into(),
-        function_name: "test".into(),
-        per_table: false,
-    };
+    let metrics = test_metrics();
     let payload = std::fs::read_to_string(format!(
         "{}/events/sqs-one-unparsable.json",
         env!("CARGO_MANIFEST_DIR")
@@ -474,7 +473,7 @@ async fn an_invocation_is_a_function_of_the_payload_and_the_deadline() {
 async fn a_dead_letter_failure_record_registers_the_event_that_failed() {
     let t = create_table(CLICKSTREAM, YMD, None).await;
     let out = registrar(&[&t])
-        .handle(&fixture("lambda-destination-failure.json"), false)
+        .handle_event(&fixture("lambda-destination-failure.json"), false)
         .await
         .unwrap();
     assert_eq!(values(&out.report.created), strings(&[K25]));

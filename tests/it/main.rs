@@ -1,9 +1,10 @@
 //! Integration tests: the registrar against moto's Glue and S3 through the real AWS SDK.
 
 mod cli;
-mod faults;
 mod handle;
 mod moto;
+mod poison;
+mod proxy;
 mod reliability;
 mod runtime;
 mod schema;

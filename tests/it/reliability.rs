@@ -2,8 +2,8 @@
 //! fault proxy), SQS redelivery played as Lambda's event source mapping does, and the Lambda
 //! deadline. Nothing is lost, nothing is wrongly dropped, and what is not done is named.
 
-use crate::faults::{Fault, FaultProxy, Plan};
 use crate::moto::sdk_config_at;
+use crate::proxy::{Fault, FaultProxy, Plan};
 use crate::support::*;
 use glue_partition_registrar::aws::{ClientOptions, Clients};
 use glue_partition_registrar::config::{Config, TableName};
@@ -35,11 +35,7 @@ fn registrar_via(proxy: &FaultProxy, config: Config, name: &'static str) -> Regi
 }
 
 fn metrics() -> MetricsConfig {
-    MetricsConfig {
-        namespace: "Test".into(),
-        function_name: "test".into(),
-        per_table: false,
-    }
+    test_metrics()
 }
 
 /// An SQS message as Lambda delivers it: one S3 notification in its body.
@@ -403,7 +399,7 @@ async fn throttled_answers_are_counted() {
         .collect();
     let mut throttles = 0;
     for body in bodies {
-        let out = r.handle(&body, false).await.unwrap();
+        let out = r.handle_event(&body, false).await.unwrap();
         throttles += out.stats.glue_requests.throttles;
         assert!(
             out.report.failed.is_empty(),

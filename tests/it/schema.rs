@@ -1,8 +1,8 @@
 //! The crawler's last job without the crawler: schema changes reach the partitions, drift in
 //! new files is noticed, and a central catalog in another account is used throughout.
 
-use crate::faults::{FaultProxy, Plan};
 use crate::moto::sdk_config_at;
+use crate::proxy::{FaultProxy, Plan};
 use crate::support::*;
 use glue_partition_registrar::aws::Clients;
 use glue_partition_registrar::config::{Config, TableName};
@@ -28,14 +28,14 @@ async fn every_glue_request_names_the_configured_catalog() {
     config.delete_empty_partitions = true;
     let r = Registrar::new(Clients::new(&sdk_config_at(&proxy.endpoint)), config);
 
-    r.handle(
+    r.handle_event(
         &s3_event_in(&bucket, "ObjectCreated:Put", &[&keys[0]]),
         false,
     )
     .await
     .unwrap();
     delete_objects(&bucket, &keys[..1]).await;
-    r.handle(
+    r.handle_event(
         &s3_event_in(&bucket, "ObjectRemoved:Delete", &[&keys[0]]),
         false,
     )
@@ -117,52 +117,6 @@ pub fn parquet_file(fields: &str) -> Vec<u8> {
 /// The columns of `storage()`: user_id string, url string, ts timestamp.
 pub const CLICKSTREAM_FIELDS: &str = "required binary user_id (STRING); required binary url (STRING); required int64 ts (TIMESTAMP(MILLIS,true));";
 
-async fn put_bytes(bucket: &str, key: &str, bytes: Vec<u8>) {
-    s3().put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
-        .send()
-        .await
-        .expect("put object");
-}
-
-/// Add a column to a table, as Terraform or one more crawler run would.
-async fn add_column(t: &TableName, name: &str, ty: &str) {
-    let table = glue()
-        .get_table()
-        .database_name(&t.database)
-        .name(&t.table)
-        .send()
-        .await
-        .unwrap()
-        .table
-        .unwrap();
-    let mut sd = table.storage_descriptor.unwrap();
-    sd.columns.get_or_insert_with(Vec::new).push(
-        aws_sdk_glue::types::Column::builder()
-            .name(name)
-            .r#type(ty)
-            .build()
-            .unwrap(),
-    );
-    let input = aws_sdk_glue::types::TableInput::builder()
-        .name(&t.table)
-        .table_type("EXTERNAL_TABLE")
-        .storage_descriptor(sd)
-        .set_partition_keys(Some(table.partition_keys.unwrap_or_default()))
-        .set_parameters(table.parameters)
-        .build()
-        .unwrap();
-    glue()
-        .update_table()
-        .database_name(&t.database)
-        .table_input(input)
-        .send()
-        .await
-        .expect("update table");
-}
-
 fn column_names(p: &aws_sdk_glue::types::Partition) -> Vec<String> {
     p.storage_descriptor()
         .unwrap()
@@ -220,7 +174,7 @@ async fn new_partitions_get_a_changed_table_schema_once_the_table_cache_expires(
     let mut config = Config::for_table(t.clone());
     config.table_cache_ttl = std::time::Duration::from_millis(200);
     let r = Registrar::new(Clients::new(&crate::moto::sdk_config()), config);
-    r.handle(
+    r.handle_event(
         &s3_event(&["clickstream/year=2026/month=11/day=24/a"]),
         false,
     )
@@ -228,7 +182,7 @@ async fn new_partitions_get_a_changed_table_schema_once_the_table_cache_expires(
     .unwrap();
     add_column(&t, "country", "string").await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    r.handle(
+    r.handle_event(
         &s3_event(&["clickstream/year=2026/month=11/day=25/a"]),
         false,
     )
@@ -265,7 +219,7 @@ async fn a_parquet_file_with_an_extra_column_raises_the_drift_metric() {
     )
     .await;
     let out = drifting(&t)
-        .handle(
+        .handle_event(
             &s3_event_in(&bucket, "ObjectCreated:Put", &[same, extra]),
             false,
         )
@@ -287,16 +241,7 @@ async fn a_parquet_file_with_an_extra_column_raises_the_drift_metric() {
     );
     // One ranged GET per new partition: footers are read, never whole objects.
     assert_eq!(out.stats.s3_requests.get("GetObject"), 2);
-    let metrics = glue_partition_registrar::metrics::documents(
-        &glue_partition_registrar::metrics::MetricsConfig {
-            namespace: "Test".into(),
-            function_name: "f".into(),
-            per_table: false,
-        },
-        &out,
-        0,
-        None,
-    );
+    let metrics = glue_partition_registrar::metrics::documents(&test_metrics(), &out, 0, None);
     assert_eq!(metrics[0]["SchemaDrift"], 1.0);
 }
 
@@ -314,7 +259,7 @@ async fn a_retyped_column_is_drift_and_an_unreadable_object_is_registered_all_th
     .await;
     put_bytes(&bucket, not_parquet, b"{\"user_id\": 1}".to_vec()).await;
     let out = drifting(&t)
-        .handle(
+        .handle_event(
             &s3_event_in(&bucket, "ObjectCreated:Put", &[retyped, not_parquet]),
             false,
         )

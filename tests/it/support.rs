@@ -1,11 +1,12 @@
 //! Test fixtures: tables created in the emulator as the one-time crawler would, events read
 //! from `events/` or built in the shapes AWS sends.
 
-use crate::moto::sdk_config;
+use crate::moto::{sdk_config, sdk_config_at};
+use crate::proxy::Proxy;
 use aws_sdk_glue::types::{Column, Partition, SerDeInfo, StorageDescriptor, TableInput};
 use glue_partition_registrar::aws::Clients;
 use glue_partition_registrar::config::{Config, TableName};
-use glue_partition_registrar::handler::Registrar;
+use glue_partition_registrar::handler::{HandleError, Outcome, Registrar};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -129,10 +130,64 @@ pub async fn partitions(name: &TableName) -> Vec<Partition> {
     out
 }
 
+/// Clients for the registrar under test: through the proxy that makes moto behave as Glue
+/// documents (input rules, paging), so every test meets them.
+pub fn clients() -> Clients {
+    Clients::new(&sdk_config_at(&Proxy::shared().endpoint))
+}
+
+/// A registrar for `config`, its clients pointed at `endpoint` (a proxy of its own).
+pub fn registrar_at(endpoint: &str, config: Config) -> Registrar {
+    Registrar::new(Clients::new(&sdk_config_at(endpoint)), config)
+}
+
 pub fn registrar(tables: &[&TableName]) -> Registrar {
     let mut config = Config::for_table(tables[0].clone());
     config.tables = tables.iter().map(|t| (*t).clone()).collect();
-    Registrar::new(Clients::new(&sdk_config()), config)
+    Registrar::new(clients(), config)
+}
+
+/// Metrics settings for tests that look at EMF documents.
+pub fn test_metrics() -> glue_partition_registrar::metrics::MetricsConfig {
+    glue_partition_registrar::metrics::MetricsConfig {
+        namespace: "Test".into(),
+        service: "test".into(),
+        function_name: "test".into(),
+        per_table: false,
+    }
+}
+
+/// One Lambda invocation with this payload, as the runtime makes it: its answer, or the
+/// error the runtime reports (which makes Lambda retry the event).
+pub async fn invoke(
+    registrar: &Registrar,
+    payload: &Value,
+) -> Result<Value, glue_partition_registrar::lambda::Error> {
+    glue_partition_registrar::lambda::invoke(
+        registrar,
+        &test_metrics(),
+        &payload.to_string(),
+        "req-test",
+        glue_partition_registrar::core::Deadline::after(std::time::Duration::from_secs(60)),
+    )
+    .await
+}
+
+/// The handler as the Lambda and the CLI call it: on the event's JSON text.
+pub trait HandleExt {
+    async fn handle_event(&self, event: &Value, dry_run: bool) -> Result<Outcome, HandleError>;
+}
+
+impl HandleExt for Registrar {
+    async fn handle_event(&self, event: &Value, dry_run: bool) -> Result<Outcome, HandleError> {
+        let text = event.to_string();
+        self.handle_text(
+            &text,
+            dry_run,
+            glue_partition_registrar::core::Deadline::NONE,
+        )
+        .await
+    }
 }
 
 pub fn fixture(name: &str) -> Value {
@@ -229,7 +284,7 @@ pub async fn delete_objects(bucket: &str, keys: &[String]) {
 pub fn registrar_deleting(table: &TableName, delete_empty: bool) -> Registrar {
     let mut config = Config::for_table(table.clone());
     config.delete_empty_partitions = delete_empty;
-    Registrar::new(Clients::new(&sdk_config()), config)
+    Registrar::new(clients(), config)
 }
 
 /// An S3 notification for objects of `bucket` (already URL-encoded keys).
@@ -265,6 +320,52 @@ impl SyncExt for Registrar {
         glue_partition_registrar::sync::SyncError,
     > {
         use glue_partition_registrar::sync::{LogProgress, sync};
-        Box::pin(sync(self, table, options, &LogProgress)).await
+        Box::pin(sync(self, table, options, &LogProgress::default())).await
     }
+}
+
+pub async fn put_bytes(bucket: &str, key: &str, bytes: Vec<u8>) {
+    s3().put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
+        .send()
+        .await
+        .expect("put object");
+}
+
+/// Add a column to a table, as Terraform or one more crawler run would.
+pub async fn add_column(t: &TableName, name: &str, ty: &str) {
+    let table = glue()
+        .get_table()
+        .database_name(&t.database)
+        .name(&t.table)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    let mut sd = table.storage_descriptor.unwrap();
+    sd.columns.get_or_insert_with(Vec::new).push(
+        aws_sdk_glue::types::Column::builder()
+            .name(name)
+            .r#type(ty)
+            .build()
+            .unwrap(),
+    );
+    let input = aws_sdk_glue::types::TableInput::builder()
+        .name(&t.table)
+        .table_type("EXTERNAL_TABLE")
+        .storage_descriptor(sd)
+        .set_partition_keys(Some(table.partition_keys.unwrap_or_default()))
+        .set_parameters(table.parameters)
+        .build()
+        .unwrap();
+    glue()
+        .update_table()
+        .database_name(&t.database)
+        .table_input(input)
+        .send()
+        .await
+        .expect("update table");
 }

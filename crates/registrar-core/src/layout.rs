@@ -8,6 +8,7 @@
 //! [`Layout`]: crate::table::Layout
 
 use crate::decode::hive_unescape;
+use crate::glue::{GlueRule, check_partition};
 use crate::report::Reason;
 use crate::table::{Segment, Table};
 use std::borrow::Cow;
@@ -35,6 +36,9 @@ pub enum Skip {
     },
     /// The event names the object but does not create or remove it, or its key is unreadable.
     Ignored(String),
+    /// Glue's documented input rules refuse the partition (a value too long, a control
+    /// character in the location): it is never sent.
+    GlueRule(GlueRule),
 }
 
 impl Reason for Skip {
@@ -48,6 +52,7 @@ impl Reason for Skip {
             Self::NotTemplatePath => "not_template_path",
             Self::InvalidValue { .. } => "invalid_value",
             Self::Ignored(_) => "ignored_event",
+            Self::GlueRule(rule) => rule.kind(),
         }
     }
 }
@@ -87,6 +92,7 @@ impl fmt::Display for Skip {
                 "invalid value for partition key `{key}`: `{value}` {problem}"
             ),
             Self::Ignored(reason) => write!(f, "{reason}"),
+            Self::GlueRule(rule) => write!(f, "{rule}"),
         }
     }
 }
@@ -244,6 +250,15 @@ pub fn values<'k>(table: &Table, dir: &'k str) -> Vec<Cow<'k, str>> {
         }
     }
     values
+}
+
+/// Whether a partition (the `values` read from its directory, and its `location`) may be
+/// registered: values valid for their keys' types, and values and location within Glue's
+/// documented input rules. Everything the registrar registers passes through here.
+pub fn accept(table: &Table, values: &[Cow<'_, str>], location: &str) -> Result<(), Skip> {
+    validate(table, values)?;
+    let keys = table.keys.iter().map(|k| k.name.as_str());
+    check_partition(keys, values, location).map_err(Skip::GlueRule)
 }
 
 /// Check values against their keys' types: Glue accepts any string, and Athena then fails on

@@ -13,12 +13,17 @@
 pub mod deadline;
 pub mod decode;
 pub mod event;
+pub mod glue;
 pub mod layout;
 pub mod name;
+pub mod partition;
+pub mod pass;
 pub mod plan;
 pub mod report;
+pub mod request;
 pub mod schema;
 pub mod table;
+pub mod time;
 pub mod types;
 pub mod walk;
 

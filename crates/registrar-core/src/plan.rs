@@ -2,7 +2,7 @@
 //! skipped. Pure, no I/O; the hot path of every invocation.
 
 use crate::event::ObjectEvent;
-use crate::layout::{Skip, classify, validate, values};
+use crate::layout::{Skip, accept, classify, values};
 use crate::table::Table;
 use std::collections::hash_map::Entry;
 
@@ -126,13 +126,14 @@ pub fn plan<'o, O: Object, T: AsRef<Table>>(
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
                 let read = values(table, dir);
-                let resolved = validate(table, &read).map(|()| {
+                let location = table.location.uri_of(dir);
+                let resolved = accept(table, &read, &location).map(|()| {
                     let values: Vec<String> = read.iter().map(|v| v.to_string()).collect();
                     *by_values.entry((t, values.clone())).or_insert_with(|| {
                         plan.partitions.push(PlannedPartition {
                             table: t,
                             values,
-                            location: table.location.uri_of(dir),
+                            location,
                             objects: Vec::new(),
                         });
                         plan.partitions.len() - 1

@@ -5,6 +5,7 @@
 
 use crate::event::{Normalised, ObjectEvent};
 use crate::name::TableName;
+use crate::pass::Cursor;
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -22,6 +23,14 @@ pub struct PartitionEntry {
     pub table: String,
     pub values: Vec<String>,
     pub location: String,
+    /// Created by an event: milliseconds from the event time of its first object to Glue's
+    /// confirmation, how long new data waited to be queryable.
+    #[serde(
+        rename = "freshnessMs",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub freshness_ms: Option<u64>,
 }
 
 impl PartitionEntry {
@@ -31,7 +40,44 @@ impl PartitionEntry {
             table: table.table.clone(),
             values: values.to_vec(),
             location: location.to_owned(),
+            freshness_ms: None,
         }
+    }
+
+    /// `database.table`, as metrics name the table.
+    pub fn table_name(&self) -> String {
+        format!("{}.{}", self.database, self.table)
+    }
+}
+
+/// How fresh an event's new partitions were: from the objects' event times to Glue's
+/// confirmation, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Freshness {
+    pub partitions: usize,
+    #[serde(rename = "p50Ms")]
+    pub p50_ms: u64,
+    #[serde(rename = "p99Ms")]
+    pub p99_ms: u64,
+    #[serde(rename = "maxMs")]
+    pub max_ms: u64,
+}
+
+impl Freshness {
+    /// Nearest-rank percentiles of the created partitions' freshness; `None` without any.
+    pub fn of(entries: &[PartitionEntry]) -> Option<Self> {
+        let mut ms: Vec<u64> = entries.iter().filter_map(|e| e.freshness_ms).collect();
+        if ms.is_empty() {
+            return None;
+        }
+        ms.sort_unstable();
+        let rank = |p: f64| ms[((p * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
+        Some(Self {
+            partitions: ms.len(),
+            p50_ms: rank(0.50),
+            p99_ms: rank(0.99),
+            max_ms: ms[ms.len() - 1],
+        })
     }
 }
 
@@ -108,11 +154,74 @@ pub struct Report {
     /// Set by `--dry-run`: `created`, `deleted` and `updated` are what would have been written.
     #[serde(rename = "dryRun", skip_serializing_if = "std::ops::Not::not", default)]
     pub dry_run: bool,
+    /// Backfill and sync: the totals. Their lists hold at most [`MAX_LISTED`] entries each,
+    /// so that the report of a pass over millions of partitions stays small.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub counts: Option<Counts>,
+    /// Backfill and sync: partitions whose create request was in flight when the deadline
+    /// came, and whose answer never did; the cursor makes sure of them first.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub unconfirmed: Vec<PartitionEntry>,
+    /// Backfill and sync that stopped before the end: where the next run continues
+    /// (`--resume`, or the request's `resume`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cursor: Option<Cursor>,
+    /// Events: how fresh the created partitions were (each entry has its own).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub freshness: Option<Freshness>,
+}
+
+/// The most entries of one kind a backfill's or sync's report lists; `counts` has them all.
+pub const MAX_LISTED: usize = 10_000;
+
+/// A backfill's or sync's totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub created: u64,
+    pub existing: u64,
+    pub deleted: u64,
+    pub updated: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub unconfirmed: u64,
+}
+
+/// A backfill's or sync's report without its lists: what a state machine passes from one
+/// run to the next (Step Functions carries at most 256 KiB between states).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub counts: Counts,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stopped: Option<String>,
+    /// `null` when the pass is over.
+    pub cursor: Option<Cursor>,
+    #[serde(rename = "dryRun", skip_serializing_if = "std::ops::Not::not", default)]
+    pub dry_run: bool,
+}
+
+/// A table cut into units for separate invocations: one cursor per group of units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitPlan {
+    pub table: String,
+    pub units: usize,
+    /// Listings the split sent.
+    pub requests: usize,
+    pub cursors: Vec<Cursor>,
 }
 
 impl Report {
     pub fn has_failures(&self) -> bool {
         !self.failed.is_empty()
+    }
+
+    /// The report without its lists (backfill and sync).
+    pub fn summary(&self) -> Summary {
+        Summary {
+            counts: self.counts.unwrap_or_default(),
+            stopped: self.stopped.clone(),
+            cursor: self.cursor.clone(),
+            dry_run: self.dry_run,
+        }
     }
 
     pub fn skip(&mut self, bucket: &str, key: &str, reason: &dyn Reason) {
@@ -230,6 +339,97 @@ impl<'e, 'a> Ledger<'e, 'a> {
             self.report.batch_item_failures = Some(ids);
         }
         self.report.dry_run = dry_run;
+        self.report.freshness = Freshness::of(&self.report.created);
+        self.report
+    }
+}
+
+/// Where every partition of a backfill or sync ended: the report of a pass's run, with its
+/// totals, listing at most [`MAX_LISTED`] entries of each kind. The only writer of a sync's
+/// report, as the [`Ledger`] is of an event's.
+#[derive(Debug, Default)]
+pub struct Tally {
+    report: Report,
+    counts: Counts,
+}
+
+impl Tally {
+    pub fn new(dry_run: bool) -> Self {
+        Self {
+            report: Report {
+                dry_run,
+                ..Report::default()
+            },
+            counts: Counts::default(),
+        }
+    }
+
+    fn listed<T>(list: &mut Vec<T>, count: &mut u64, entry: T) {
+        *count += 1;
+        if list.len() < MAX_LISTED {
+            list.push(entry);
+        }
+    }
+
+    pub fn created(&mut self, entry: PartitionEntry) {
+        Self::listed(&mut self.report.created, &mut self.counts.created, entry);
+    }
+
+    pub fn existing(&mut self, entry: PartitionEntry) {
+        Self::listed(&mut self.report.existing, &mut self.counts.existing, entry);
+    }
+
+    pub fn deleted(&mut self, entry: PartitionEntry) {
+        Self::listed(&mut self.report.deleted, &mut self.counts.deleted, entry);
+    }
+
+    pub fn updated(&mut self, entry: UpdatedEntry) {
+        Self::listed(&mut self.report.updated, &mut self.counts.updated, entry);
+    }
+
+    pub fn unconfirmed(&mut self, entry: PartitionEntry) {
+        Self::listed(
+            &mut self.report.unconfirmed,
+            &mut self.counts.unconfirmed,
+            entry,
+        );
+    }
+
+    pub fn skip(&mut self, bucket: &str, key: &str, reason: &dyn Reason) {
+        let entry = SkippedEntry {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            reason: reason.to_string(),
+            kind: reason.kind(),
+        };
+        Self::listed(&mut self.report.skipped, &mut self.counts.skipped, entry);
+    }
+
+    pub fn fail(&mut self, bucket: &str, key: &str, error: &dyn fmt::Display) {
+        let entry = FailedEntry {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            error: error.to_string(),
+        };
+        Self::listed(&mut self.report.failed, &mut self.counts.failed, entry);
+    }
+
+    /// Say why the run stopped early, or what it left undone; several reasons are joined.
+    pub fn stopped(&mut self, why: &str) {
+        let stopped = self.report.stopped.get_or_insert_with(String::new);
+        if !stopped.is_empty() {
+            stopped.push_str("; ");
+        }
+        stopped.push_str(why);
+    }
+
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    pub fn finish(mut self, cursor: Option<Cursor>) -> Report {
+        self.report.counts = Some(self.counts);
+        self.report.cursor = cursor;
         self.report
     }
 }
@@ -267,6 +467,40 @@ mod tests {
     }
 
     #[test]
+    fn freshness_is_summarised_by_nearest_rank() {
+        let entries: Vec<PartitionEntry> = (1..=100u64)
+            .map(|ms| PartitionEntry {
+                freshness_ms: Some(ms * 10),
+                ..PartitionEntry::new(&TableName::new("d", "t"), &[], "s3://b/t/")
+            })
+            .collect();
+        let f = Freshness::of(&entries).unwrap();
+        assert_eq!(
+            (f.partitions, f.p50_ms, f.p99_ms, f.max_ms),
+            (100, 500, 990, 1000)
+        );
+        assert_eq!(Freshness::of(&entries[..0]), None);
+    }
+
+    #[test]
+    fn a_tally_counts_everything_and_lists_at_most_its_cap() {
+        let mut t = Tally::new(false);
+        let entry = PartitionEntry::new(&TableName::new("d", "t"), &["1".into()], "s3://b/t/");
+        for _ in 0..MAX_LISTED + 3 {
+            t.created(entry.clone());
+        }
+        t.stopped("at the deadline");
+        t.stopped("nothing pruned");
+        let report = t.finish(None);
+        assert_eq!(report.created.len(), MAX_LISTED);
+        assert_eq!(report.counts.unwrap().created, MAX_LISTED as u64 + 3);
+        assert_eq!(
+            report.stopped.as_deref(),
+            Some("at the deadline; nothing pruned")
+        );
+    }
+
+    #[test]
     fn report_has_every_section_even_when_empty() {
         let v = serde_json::to_value(Report::default()).unwrap();
         for section in ["created", "existing", "deleted", "skipped", "failed"] {
@@ -281,7 +515,7 @@ mod tests {
                 .iter()
                 .map(|id| Message {
                     id: *id,
-                    error: None,
+                    errors: Vec::new(),
                 })
                 .collect(),
             objects: (0..ids.len())
@@ -290,6 +524,7 @@ mod tests {
                     key: "k",
                     change: Change::Created,
                     message: m,
+                    time: None,
                 })
                 .collect(),
             ignored: Vec::new(),

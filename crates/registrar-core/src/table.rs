@@ -14,10 +14,25 @@ pub enum TableError {
     NoLocation(TableName),
     #[error("table {table} has location `{location}`, which is not an s3://, s3a:// or s3n:// URI")]
     NotS3 { table: TableName, location: String },
-    #[error("table {0} has no partition keys, so there is nothing to register")]
-    Unpartitioned(TableName),
+    #[error("table {table} has no partition keys, so there is nothing to register")]
+    Unpartitioned {
+        table: TableName,
+        location: S3Location,
+    },
     #[error("table {}: {TEMPLATE_PARAMETER} `{}` {}", .0.table, .0.template, .0.problem)]
     BadTemplate(Box<TemplateProblem>),
+}
+
+impl TableError {
+    /// Where the table's objects are, when it has an S3 location at all: a table that cannot
+    /// be served still owns the keys under it.
+    pub fn location(&self) -> Option<&S3Location> {
+        match self {
+            Self::NoLocation(_) | Self::NotS3 { .. } => None,
+            Self::Unpartitioned { location, .. } => Some(location),
+            Self::BadTemplate(problem) => Some(&problem.location),
+        }
+    }
 }
 
 /// A `storage.location.template` that cannot be used, and where its table is.
@@ -199,7 +214,10 @@ impl Table {
             location: location_text.to_owned(),
         })?;
         if keys.is_empty() {
-            return Err(TableError::Unpartitioned(name));
+            return Err(TableError::Unpartitioned {
+                table: name,
+                location,
+            });
         }
         let keys: Vec<PartitionKey> = keys
             .iter()
@@ -366,7 +384,7 @@ mod tests {
     fn table_without_partition_keys_is_rejected() {
         assert!(matches!(
             Table::new(name(), Some("s3://b/x"), &[], None),
-            Err(TableError::Unpartitioned(_))
+            Err(TableError::Unpartitioned { .. })
         ));
     }
 

@@ -1,31 +1,55 @@
 //! The walk of a table's prefix for backfill and sync: which `ListObjectsV2` requests to send
 //! and what each answer says. Pure; the I/O shell sends the requests and hands back pages.
 //!
-//! The walk reads the prefix flat, without a delimiter: one request visits 1,000 keys, so a
-//! table of small partitions costs about one request per 1,000 objects, and every partition
-//! it registers was seen to hold a data object (not only `_SUCCESS` or a folder marker).
-//! When a page ends inside something whose fate is already known, the walk steps over it with
-//! `StartAfter` instead of reading on:
+//! **Units.** The table's key space is cut into units, contiguous key ranges that are walked
+//! at the same time: a listing has one request in flight, so a billion objects in one chain
+//! of 1,000-key pages would take days. [`Split`] chooses the cuts, at directory boundaries of
+//! the layout's leading levels (never inside a partition), from a few `Delimiter=/` listings
+//! and the first page of the walk itself, which tells how dense the table is: a unit is given
+//! about [`PAGES_PER_UNIT`] pages, because the last page of each unit is a partial one, so a
+//! unit too small wastes requests. A small table stays one unit.
+//!
+//! **Within a unit** the walk reads flat, without a delimiter: one request visits 1,000 keys,
+//! so a table of small partitions costs about one request per 1,000 objects, and every
+//! partition it registers was seen to hold a data object (not only `_SUCCESS` or a folder
+//! marker). When a page ends inside something whose fate is already known, the walk steps
+//! over it with `StartAfter` instead of reading on:
 //! - a hidden or foreign directory (`_temporary/`, `backup/`): past the directory;
 //! - a large partition (at least half the page, so not a small one cut by the page end): its
 //!   remaining siblings are listed with `Delimiter=/` (one request per 1,000 of them, as a
 //!   delimiter walk would) and the flat walk resumes after their parent.
 //!
+//! A unit's requests are sent one after another, in key order, so how far a unit got is one
+//! request: every request continues by `StartAfter` (never by an opaque continuation token),
+//! and the requests a stopped walk had not sent are its [`Cursor`], from which a later run
+//! continues exactly where this one stopped.
+//!
 //! Partitions found through a delimiter listing are registered on S3's word that some key
 //! lies under their directory, as any delimiter walk does: that key may be only a marker.
 //! [`Found::verified`] says which is which.
 
-use crate::layout::{Rejected, Skip, classify, validate, values};
+use crate::layout::{Rejected, Skip, accept, classify, values};
 use crate::table::Table;
+use serde::{Deserialize, Serialize};
+
+/// Keys per page (S3's maximum, and what the walk asks for).
+pub const PAGE: usize = 1000;
+/// Pages a unit is given: the last page of a unit is partial, so units of about 20 pages
+/// spend about one request in 40 on unit ends.
+pub const PAGES_PER_UNIT: usize = 20;
 
 /// One `ListObjectsV2` request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListRequest {
     pub prefix: String,
     /// `Delimiter=/`: list the directories (common prefixes) and files directly under `prefix`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub delimiter: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_after: Option<String>,
-    pub continuation: Option<String>,
+    /// The last key of the unit this request belongs to: anything after it is another unit's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<String>,
 }
 
 /// What S3 answered to a [`ListRequest`].
@@ -34,8 +58,8 @@ pub struct ListPage {
     pub keys: Vec<String>,
     /// Common prefixes (with `Delimiter=/` only), each ending in `/`.
     pub dirs: Vec<String>,
-    /// The continuation token, when the listing goes on.
-    pub next: Option<String>,
+    /// More keys follow (`IsTruncated`).
+    pub truncated: bool,
 }
 
 /// A partition directory the walk found.
@@ -48,13 +72,20 @@ pub struct Found {
     pub verified: bool,
 }
 
+/// A key, or a directory (ending in `/`) when the verdict covers everything under it, that
+/// the walk reports as skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub key: String,
+    pub skip: Skip,
+}
+
 /// What one page gave: partitions, keys or directories worth reporting as skipped (hidden
-/// files and folder markers are not), and the requests that continue the walk.
+/// files and folder markers are not), and the requests that continue its unit, in key order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Step {
     pub found: Vec<Found>,
-    /// A key, or a directory (ending in `/`) when the verdict covers everything under it.
-    pub skipped: Vec<(String, Skip)>,
+    pub skipped: Vec<Skipped>,
     pub next: Vec<ListRequest>,
 }
 
@@ -70,105 +101,124 @@ impl<'t> Walk<'t> {
 
     /// Where the walk lists: the layout's fixed directories, or the table's location.
     pub fn scope(&self) -> &'t str {
-        let layout = &self.table.layout;
-        if layout.base.starts_with(&self.table.location.prefix) {
-            &layout.base
-        } else {
-            &self.table.location.prefix
-        }
+        scope(self.table)
     }
 
-    /// The first request.
+    /// The first request of the whole key space (one unit).
     pub fn start(&self) -> ListRequest {
-        flat(self.scope(), None)
+        flat(self.scope(), None, None)
+    }
+
+    /// The first request of the unit of keys after `after` (exclusive) through `through`
+    /// (inclusive); `None` for the start and the end of the key space.
+    pub fn unit(&self, after: Option<String>, through: Option<String>) -> ListRequest {
+        flat(self.scope(), after, through)
     }
 
     /// Read one page, answering `request`.
     pub fn on_page(&self, request: &ListRequest, page: &ListPage) -> Step {
         let mut step = Step::default();
+        let within = |entry: &String| within(request, entry);
         if request.delimiter {
-            for dir in &page.dirs {
+            let dirs: Vec<&String> = page.dirs.iter().take_while(|d| within(d)).collect();
+            let keys: Vec<&String> = page.keys.iter().take_while(|k| within(k)).collect();
+            for dir in &dirs {
                 self.directory(dir, &mut step);
             }
-            for key in &page.keys {
+            for key in &keys {
                 self.key(key, &mut step);
             }
-            if let Some(token) = &page.next {
-                step.next.push(ListRequest {
-                    continuation: Some(token.clone()),
-                    ..request.clone()
-                });
+            let ended = dirs.len() < page.dirs.len() || keys.len() < page.keys.len();
+            if page.truncated && !ended {
+                let last_dir = dirs.last().map(|d| after(d));
+                let last_key = keys.last().map(|k| (*k).clone());
+                if let Some(from) = last_dir.into_iter().chain(last_key).max() {
+                    step.next.extend(continued(request, from));
+                }
             }
             return step;
         }
-        let mut last_dir: Option<&str> = None;
-        for key in &page.keys {
+        let keys: &[String] = match page.keys.iter().position(|k| !within(k)) {
+            Some(end) => &page.keys[..end],
+            None => &page.keys,
+        };
+        let ended = keys.len() < page.keys.len();
+        // Keys come in order, so a directory's keys are neighbours: each partition is found,
+        // and each rejected directory reported, once per page.
+        let mut last_partition: Option<&str> = None;
+        let mut last_rejected: Option<&str> = None;
+        for key in keys {
             match classify(self.table, key) {
                 Ok(end) => {
                     let dir = &key[..end];
-                    if last_dir != Some(dir) {
-                        last_dir = Some(dir);
+                    if last_partition != Some(dir) {
+                        last_partition = Some(dir);
                         self.partition(dir, true, &mut step);
                     }
                 }
                 Err(rejected) => {
                     let reported = match rejected.dir_end {
-                        Some(end) => &key[..end],
+                        Some(end) => {
+                            let dir = &key[..end];
+                            if last_rejected == Some(dir) {
+                                continue;
+                            }
+                            last_rejected = Some(dir);
+                            dir
+                        }
                         None => key.as_str(),
                     };
-                    if last_dir != Some(reported) {
-                        last_dir = rejected.dir_end.map(|_| reported);
-                        if !rejected.skip.is_furniture() {
-                            step.skipped.push((reported.to_owned(), rejected.skip));
-                        }
+                    if !rejected.skip.is_furniture() {
+                        step.skipped.push(Skipped {
+                            key: reported.to_owned(),
+                            skip: rejected.skip,
+                        });
                     }
                 }
             }
         }
-        if let (Some(token), Some(last)) = (&page.next, page.keys.last()) {
-            step.next = self.after_page(request, page, last, token);
+        if page.truncated
+            && !ended
+            && let Some(last) = keys.last()
+        {
+            step.next = self.after_page(request, keys, last);
         }
         step
     }
 
-    /// How to go on after a page that ended at `last` with more to come.
-    fn after_page(
-        &self,
-        request: &ListRequest,
-        page: &ListPage,
-        last: &str,
-        token: &str,
-    ) -> Vec<ListRequest> {
+    /// How to go on after a page whose in-unit keys ended at `last`, with more to come.
+    fn after_page(&self, request: &ListRequest, keys: &[String], last: &str) -> Vec<ListRequest> {
         let scope = request.prefix.as_str();
+        let through = request.through.clone();
         match classify(self.table, last) {
             Ok(end) => {
                 let dir = &last[..end];
-                let in_dir = page.keys.iter().filter(|k| k.starts_with(dir)).count();
-                let valid = validate(self.table, &values(self.table, dir)).is_ok();
-                if !valid {
-                    // Every key under an invalid partition is skipped alike.
-                    return vec![flat(scope, Some(after(dir)))];
+                let in_dir = keys.iter().filter(|k| k.starts_with(dir)).count();
+                let read = values(self.table, dir);
+                if accept(self.table, &read, &self.table.location.uri_of(dir)).is_err() {
+                    // Every key under a refused partition is skipped alike.
+                    return flat_after(scope, after(dir), through);
                 }
-                if in_dir * 2 < page.keys.len() {
+                if in_dir * 2 < keys.len() {
                     // A small partition cut by the end of the page: read on.
-                    return vec![continued(request, token)];
+                    return continued(request, last.to_owned());
                 }
                 let parent = parent(dir);
                 let mut next = vec![ListRequest {
                     prefix: parent.to_owned(),
                     delimiter: true,
                     start_after: Some(after(dir)),
-                    continuation: None,
+                    through: through.clone(),
                 }];
                 if parent.len() > scope.len() {
-                    next.push(flat(scope, Some(after(parent))));
+                    next.extend(flat_after(scope, after(parent), through));
                 }
                 next
             }
             Err(Rejected {
                 dir_end: Some(end), ..
-            }) => vec![flat(scope, Some(after(&last[..end])))],
-            Err(_) => vec![continued(request, token)],
+            }) => flat_after(scope, after(&last[..end]), through),
+            Err(_) => continued(request, last.to_owned()),
         }
     }
 
@@ -183,7 +233,10 @@ impl<'t> Walk<'t> {
             Ok(_) => {}
             Err(Rejected { skip, .. }) if !skip.is_furniture() => {
                 if !matches!(skip, Skip::Incomplete { .. }) {
-                    step.skipped.push((dir.to_owned(), skip));
+                    step.skipped.push(Skipped {
+                        key: dir.to_owned(),
+                        skip,
+                    });
                 }
             }
             Err(_) => {}
@@ -194,37 +247,77 @@ impl<'t> Walk<'t> {
         if let Err(Rejected { skip, .. }) = classify(self.table, key)
             && !skip.is_furniture()
         {
-            step.skipped.push((key.to_owned(), skip));
+            step.skipped.push(Skipped {
+                key: key.to_owned(),
+                skip,
+            });
         }
     }
 
     fn partition(&self, dir: &str, verified: bool, step: &mut Step) {
         let read = values(self.table, dir);
-        match validate(self.table, &read) {
+        match accept(self.table, &read, &self.table.location.uri_of(dir)) {
             Ok(()) => step.found.push(Found {
                 dir: dir.to_owned(),
                 values: read.iter().map(|v| v.to_string()).collect(),
                 verified,
             }),
-            Err(skip) => step.skipped.push((dir.to_owned(), skip)),
+            Err(skip) => step.skipped.push(Skipped {
+                key: dir.to_owned(),
+                skip,
+            }),
         }
     }
 }
 
-fn flat(prefix: &str, start_after: Option<String>) -> ListRequest {
+/// Where a table's walk lists.
+fn scope(table: &Table) -> &str {
+    let layout = &table.layout;
+    if layout.base.starts_with(&table.location.prefix) {
+        &layout.base
+    } else {
+        &table.location.prefix
+    }
+}
+
+/// Whether a listed key or directory lies in the request's unit.
+fn within(request: &ListRequest, entry: &str) -> bool {
+    request.through.as_deref().is_none_or(|t| entry <= t)
+}
+
+fn flat(prefix: &str, start_after: Option<String>, through: Option<String>) -> ListRequest {
     ListRequest {
         prefix: prefix.to_owned(),
         delimiter: false,
         start_after,
-        continuation: None,
+        through,
     }
 }
 
-fn continued(request: &ListRequest, token: &str) -> ListRequest {
-    ListRequest {
-        continuation: Some(token.to_owned()),
-        ..request.clone()
+/// The flat listing after `start_after`, unless that is already past the unit's end.
+fn flat_after(prefix: &str, start_after: String, through: Option<String>) -> Vec<ListRequest> {
+    if through
+        .as_deref()
+        .is_some_and(|t| start_after.as_str() >= t)
+    {
+        return Vec::new();
     }
+    vec![flat(prefix, Some(start_after), through)]
+}
+
+/// The same listing, on after `from`, unless that is already past the unit's end.
+fn continued(request: &ListRequest, from: String) -> Vec<ListRequest> {
+    if request
+        .through
+        .as_deref()
+        .is_some_and(|t| from.as_str() >= t)
+    {
+        return Vec::new();
+    }
+    vec![ListRequest {
+        start_after: Some(from),
+        ..request.clone()
+    }]
 }
 
 /// The directory holding `dir` (both end in `/`).
@@ -243,11 +336,384 @@ pub fn after(dir: &str) -> String {
     s
 }
 
+/// The last key before every key under `dir`, as a unit's end: `dir` with its final `/`
+/// replaced by `.` (0x2E, the byte before). Keys under `dir` all sort after it; keys beside
+/// the directory that share its name and continue with a lower byte (`d=1.csv`) sort before.
+pub fn before(dir: &str) -> String {
+    let mut s = String::with_capacity(dir.len());
+    s.push_str(&dir[..dir.len() - 1]);
+    s.push('.');
+    s
+}
+
+/// A unit of the key space: the keys after `after` (exclusive) through `through`
+/// (inclusive), `None` meaning the start or the end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unit {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<String>,
+}
+
+/// One unit's place in a walk: its requests not yet answered, in key order (the first one is
+/// where the unit stands), and the last partition it found, which the next page may find
+/// again when a partition's keys straddle the page end.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitState {
+    pub requests: Vec<ListRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_found: Option<String>,
+}
+
+impl UnitState {
+    pub fn new(first: ListRequest) -> Self {
+        Self {
+            requests: vec![first],
+            last_found: None,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.requests.is_empty()
+    }
+
+    /// Take in a page's step: drop a partition this unit found already (the previous page
+    /// ended inside it), remember the last one, and queue the follow-up requests first.
+    pub fn absorb(&mut self, step: &mut Step) {
+        if let Some(last) = &self.last_found {
+            step.found.retain(|f| &f.dir != last);
+        }
+        if let Some(f) = step.found.last() {
+            self.last_found = Some(f.dir.clone());
+        }
+        let rest = std::mem::take(&mut self.requests);
+        self.requests = step.next.drain(..).chain(rest).collect();
+    }
+}
+
+/// Where a stopped walk goes on: every unit not finished.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frontier {
+    pub units: Vec<UnitState>,
+}
+
+impl Frontier {
+    pub fn is_empty(&self) -> bool {
+        self.units.iter().all(UnitState::is_done)
+    }
+
+    /// Cut the frontier into at most `groups` frontiers of neighbouring units, for separate
+    /// invocations to walk at once.
+    pub fn groups(self, groups: usize) -> Vec<Frontier> {
+        let units: Vec<UnitState> = self.units.into_iter().filter(|u| !u.is_done()).collect();
+        let per = units.len().div_ceil(groups.max(1)).max(1);
+        units
+            .chunks(per)
+            .map(|c| Frontier { units: c.to_vec() })
+            .collect()
+    }
+}
+
+/// How the key space is cut into units, decided from listings the shell sends: first the
+/// scope's directories (`Delimiter=/`) beside the walk's own first page (the probe), which
+/// says how many keys the first directories hold; then, only if the table is large, the
+/// directories of deeper levels, until there are enough of them to cut at.
+pub struct Split<'t> {
+    table: &'t Table,
+    max_units: usize,
+    /// Directory levels the cuts may go down to: the partition level at the deepest, so that
+    /// no partition is ever cut.
+    max_depth: usize,
+    /// The probe page's last key, once it answered; `None` inside when it held everything.
+    probe: Option<Option<String>>,
+    /// The probe page's keys: how many keys the first directories hold.
+    probe_keys: Vec<String>,
+    /// Directories found, by depth (1 = directly under the scope), sorted when used.
+    levels: Vec<Vec<String>>,
+    /// Listings sent and not yet answered.
+    waiting: usize,
+    /// The chain of directories holding the probe's last key, as far as it was listed.
+    chain: Vec<String>,
+    phase: SplitPhase,
+    /// Delimiter listings the split sent: its own cost.
+    pub requests: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SplitPhase {
+    /// Listing the directories that hold the probe's end, one level after another.
+    Estimating,
+    /// Listing a whole level to have enough directories to cut at.
+    Widening {
+        depth: usize,
+        wanted: usize,
+    },
+    Done,
+}
+
+/// What the split wants next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SplitStep {
+    /// Send these listings (all `Delimiter=/`), and hand their pages back.
+    List(Vec<ListRequest>),
+    /// Wait for listings (or the probe) still out.
+    Wait,
+    /// The units, in key order: the first continues the probe's own unit from its last key.
+    Units(Vec<Unit>),
+}
+
+impl<'t> Split<'t> {
+    pub fn new(table: &'t Table, max_units: usize) -> Self {
+        Self {
+            table,
+            max_units: max_units.max(1),
+            max_depth: table.layout.segments.len(),
+            probe: None,
+            probe_keys: Vec::new(),
+            levels: Vec::new(),
+            waiting: 0,
+            chain: Vec::new(),
+            phase: SplitPhase::Estimating,
+            requests: 0,
+        }
+    }
+
+    /// The first listing: the scope's directories. Send it once the walk's first page (the
+    /// probe) came back truncated, and before handing that page to [`Split::on_probe`]; a
+    /// table whose first page holds it all needs no split.
+    pub fn start(&mut self) -> Vec<ListRequest> {
+        let scope = scope(self.table).to_owned();
+        self.listings(vec![scope])
+    }
+
+    /// The walk's first page (of the whole key space) answered.
+    pub fn on_probe(&mut self, page: &ListPage) -> SplitStep {
+        let last = page.truncated.then(|| page.keys.last().cloned()).flatten();
+        self.probe = Some(last);
+        self.probe_keys = page.keys.clone();
+        self.decide()
+    }
+
+    /// A listing the split asked for answered.
+    pub fn on_page(&mut self, request: &ListRequest, page: &ListPage) -> SplitStep {
+        let depth = self.depth_of(&request.prefix) + 1;
+        if self.levels.len() < depth {
+            self.levels.resize(depth, Vec::new());
+        }
+        self.levels[depth - 1].extend(page.dirs.iter().cloned());
+        let mut more = Vec::new();
+        if page.truncated {
+            let last_dir = page.dirs.last().map(|d| after(d));
+            let last_key = page.keys.last().cloned();
+            if let Some(from) = last_dir.into_iter().chain(last_key).max() {
+                self.requests += 1;
+                more.push(ListRequest {
+                    start_after: Some(from),
+                    ..request.clone()
+                });
+            }
+        } else {
+            self.waiting -= 1;
+        }
+        if !more.is_empty() {
+            return SplitStep::List(more);
+        }
+        self.decide()
+    }
+
+    fn depth_of(&self, prefix: &str) -> usize {
+        let base = scope(self.table);
+        prefix[base.len()..].matches('/').count()
+    }
+
+    fn listings(&mut self, dirs: Vec<String>) -> Vec<ListRequest> {
+        self.waiting += dirs.len();
+        self.requests += dirs.len();
+        dirs.into_iter()
+            .map(|d| ListRequest {
+                prefix: d,
+                delimiter: true,
+                start_after: None,
+                through: None,
+            })
+            .collect()
+    }
+
+    fn decide(&mut self) -> SplitStep {
+        if self.waiting > 0 || self.phase == SplitPhase::Done {
+            return SplitStep::Wait;
+        }
+        let Some(probe) = self.probe.clone() else {
+            return SplitStep::Wait;
+        };
+        let Some(probe) = probe else {
+            // The first page held every key: nothing left to cut.
+            return self.finish(Vec::new());
+        };
+        for level in &mut self.levels {
+            level.sort();
+            level.dedup();
+        }
+        match self.phase {
+            SplitPhase::Estimating => self.estimate(&probe),
+            SplitPhase::Widening { depth, wanted } => self.widen(&probe, depth, wanted),
+            SplitPhase::Done => SplitStep::Wait,
+        }
+    }
+
+    /// Follow the probe's last key down the levels until a level shows how many of its
+    /// directories one page passed; from that, how many keys the table holds.
+    fn estimate(&mut self, probe: &str) -> SplitStep {
+        let depth = self.chain.len() + 1;
+        let Some(level) = self.levels.get(depth - 1) else {
+            return self.finish(Vec::new());
+        };
+        let here: Vec<&String> = level
+            .iter()
+            .filter(|d| self.chain.last().is_none_or(|c| d.starts_with(c.as_str())))
+            .collect();
+        let passed = here.iter().filter(|d| after(d).as_str() <= probe).count();
+        let holder = here.iter().find(|d| probe.starts_with(d.as_str())).cloned();
+        if passed == 0
+            && let Some(holder) = holder
+            && depth < self.max_depth
+            && self.expandable(holder)
+        {
+            // One directory holds more than the page: look inside it.
+            self.chain.push(holder.clone());
+            let request = self.listings(vec![holder.clone()]);
+            return SplitStep::List(request);
+        }
+        // Keys per directory at this depth, times the directories at every level above.
+        // Keys per directory at this depth: the probe's keys in the directories it passed;
+        // if it passed none, one directory holds more than a page.
+        let page = self.probe_keys.len().max(1) as f64;
+        let in_passed = self
+            .probe_keys
+            .iter()
+            .filter(|k| {
+                here.iter()
+                    .any(|d| k.starts_with(d.as_str()) && after(d).as_str() <= probe)
+            })
+            .count();
+        let per_dir = if passed == 0 {
+            page
+        } else {
+            in_passed.max(1) as f64 / passed as f64
+        };
+        let mut estimate = per_dir * here.len().max(1) as f64;
+        for d in (1..depth).rev() {
+            let parent = d.checked_sub(2).and_then(|i| self.chain.get(i));
+            let siblings = self.levels[d - 1]
+                .iter()
+                .filter(|x| parent.is_none_or(|p| x.starts_with(p.as_str())))
+                .count();
+            estimate *= siblings.max(1) as f64;
+        }
+        let wanted = (estimate / (page * PAGES_PER_UNIT as f64)).ceil() as usize;
+        let wanted = wanted.clamp(1, self.max_units);
+        if wanted <= 1 {
+            return self.finish(Vec::new());
+        }
+        self.widen(probe, 1, wanted)
+    }
+
+    /// Have `wanted` directories ahead of the probe to cut at, listing a level deeper while
+    /// there are too few and the partition level is not reached.
+    fn widen(&mut self, probe: &str, depth: usize, wanted: usize) -> SplitStep {
+        let ahead = self.ahead(probe, depth);
+        if ahead.len() + 1 >= wanted || depth >= self.max_depth {
+            return self.cut(ahead, wanted);
+        }
+        // List every expandable directory ahead at this depth not listed yet, and the ones
+        // holding the probe (only their part ahead counts).
+        let listed_parents: Vec<String> = self
+            .levels
+            .get(depth)
+            .map(|next| next.iter().map(|d| parent(d).to_owned()).collect())
+            .unwrap_or_default();
+        let to_list: Vec<String> = self.levels[depth - 1]
+            .iter()
+            .filter(|d| after(d).as_str() > probe)
+            .filter(|d| !listed_parents.iter().any(|p| p == *d))
+            .filter(|d| self.expandable(d))
+            .cloned()
+            .collect();
+        self.phase = SplitPhase::Widening {
+            depth: depth + 1,
+            wanted,
+        };
+        if to_list.is_empty() {
+            return self.decide();
+        }
+        SplitStep::List(self.listings(to_list))
+    }
+
+    /// Directories at `depth` whose cut point lies ahead of the probe.
+    fn ahead(&self, probe: &str, depth: usize) -> Vec<String> {
+        self.levels
+            .get(depth - 1)
+            .map(|l| {
+                l.iter()
+                    .filter(|d| before(d).as_str() >= probe)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Cut at `wanted - 1` directories spread evenly over those ahead.
+    fn cut(&mut self, ahead: Vec<String>, wanted: usize) -> SplitStep {
+        let cuts = (wanted - 1).min(ahead.len());
+        let mut points: Vec<String> = (1..=cuts)
+            .map(|i| before(&ahead[i * ahead.len() / (cuts + 1)]))
+            .collect();
+        points.dedup();
+        self.finish(points)
+    }
+
+    fn finish(&mut self, points: Vec<String>) -> SplitStep {
+        self.phase = SplitPhase::Done;
+        let probe = self.probe.clone().flatten();
+        if probe.is_none() {
+            return SplitStep::Units(Vec::new());
+        }
+        let mut units = Vec::with_capacity(points.len() + 1);
+        let mut from = probe;
+        for point in points {
+            units.push(Unit {
+                after: from,
+                through: Some(point.clone()),
+            });
+            from = Some(point);
+        }
+        units.push(Unit {
+            after: from,
+            through: None,
+        });
+        SplitStep::Units(units)
+    }
+
+    /// Whether a directory's children are worth listing: it is on the layout's path (not
+    /// hidden or foreign), above the partition level.
+    fn expandable(&self, dir: &str) -> bool {
+        let probe = format!("{dir}x");
+        match classify(self.table, &probe) {
+            Err(Rejected { skip, dir_end }) => {
+                matches!(skip, Skip::Incomplete { .. } | Skip::NotTemplatePath)
+                    && dir_end.is_none_or(|e| e > dir.len())
+            }
+            Ok(_) => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::name::TableName;
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
 
     fn hive(keys: &[&str]) -> Table {
         let keys: Vec<(String, String)> = keys
@@ -257,9 +723,9 @@ mod tests {
         Table::new(TableName::new("d", "t"), Some("s3://b/t/"), &keys, None).unwrap()
     }
 
-    /// Answers requests over a sorted set of keys as S3 does: keys after `StartAfter` (or
-    /// the continuation token, here the last key returned), grouped by `/` under the prefix
-    /// when asked, at most `page` per answer. A model for checking the pure walk, not a
+    /// Answers requests over a sorted set of keys as S3 documents `ListObjectsV2`: keys
+    /// after `StartAfter`, grouped by `/` under the prefix when asked, at most `page` entries
+    /// (keys and common prefixes) per answer. A model for checking the pure walk, not a
     /// stand-in for S3 in any test of I/O.
     struct Listing {
         keys: BTreeSet<String>,
@@ -268,51 +734,141 @@ mod tests {
 
     impl Listing {
         fn answer(&self, r: &ListRequest) -> ListPage {
-            let from = r.continuation.clone().or(r.start_after.clone());
+            let from = r.start_after.clone();
             let mut page = ListPage::default();
             let mut count = 0;
-            let mut last = None;
             for key in self.keys.iter().filter(|k| k.starts_with(&r.prefix)) {
                 if from.as_ref().is_some_and(|f| key <= f) {
                     continue;
                 }
-                if count == self.page {
-                    page.next = last.clone();
-                    break;
-                }
                 let rest = &key[r.prefix.len()..];
-                match rest.find('/').filter(|_| r.delimiter) {
+                let entry = match rest.find('/').filter(|_| r.delimiter) {
                     Some(i) => {
                         let dir = format!("{}{}", r.prefix, &rest[..=i]);
-                        if page.dirs.last() != Some(&dir) {
-                            page.dirs.push(dir.clone());
-                            count += 1;
+                        if page.dirs.last() == Some(&dir) {
+                            continue;
                         }
-                        // The continuation of a delimiter listing resumes after the directory.
-                        last = Some(format!("{}\u{10FFFF}", &dir));
+                        // A common prefix at or before StartAfter is not listed again.
+                        if from.as_ref().is_some_and(|f| dir.as_str() <= f.as_str()) {
+                            continue;
+                        }
+                        Err(dir)
                     }
-                    None => {
-                        page.keys.push(key.clone());
-                        count += 1;
-                        last = Some(key.clone());
-                    }
+                    None => Ok(key.clone()),
+                };
+                if count == self.page {
+                    page.truncated = true;
+                    break;
+                }
+                count += 1;
+                match entry {
+                    Ok(k) => page.keys.push(k),
+                    Err(d) => page.dirs.push(d),
                 }
             }
             page
         }
 
-        /// Run a walk to the end: what it found and how many requests it sent.
-        fn walk(&self, table: &Table) -> (Vec<Found>, Vec<(String, Skip)>, usize) {
+        /// Walk `units` to the end, or until `budget` requests were answered: what was
+        /// found, skipped, how many requests, and the frontier left.
+        fn walk_units(
+            &self,
+            table: &Table,
+            mut units: Vec<UnitState>,
+            budget: usize,
+        ) -> (Vec<Found>, Vec<Skipped>, usize, Frontier) {
             let walk = Walk::new(table);
-            let mut queue = vec![walk.start()];
             let (mut found, mut skipped, mut requests) = (Vec::new(), Vec::new(), 0);
-            while let Some(r) = queue.pop() {
-                requests += 1;
-                let step = walk.on_page(&r, &self.answer(&r));
-                found.extend(step.found);
-                skipped.extend(step.skipped);
-                queue.extend(step.next);
+            // Round-robin over units, one request of each at a time, as the shell does.
+            loop {
+                let mut progressed = false;
+                for unit in units.iter_mut() {
+                    if requests == budget || unit.is_done() {
+                        continue;
+                    }
+                    let r = unit.requests.remove(0);
+                    progressed = true;
+                    requests += 1;
+                    let mut step = walk.on_page(&r, &self.answer(&r));
+                    unit.absorb(&mut step);
+                    found.extend(step.found);
+                    skipped.extend(step.skipped);
+                }
+                if !progressed || requests == budget {
+                    break;
+                }
             }
+            (found, skipped, requests, Frontier { units })
+        }
+
+        /// Split and walk the whole table: found, skipped, requests (walk and split).
+        fn walk_split(
+            &self,
+            table: &Table,
+            max_units: usize,
+        ) -> (Vec<Found>, Vec<Skipped>, usize, usize) {
+            let walk = Walk::new(table);
+            let units = self.split(table, max_units);
+            let probe_request = walk.start();
+            let mut first = walk.on_page(&probe_request, &self.answer(&probe_request));
+            let mut state = UnitState::default();
+            state.absorb(&mut first);
+            let (mut found, mut skipped) = (first.found, first.skipped);
+            let mut queues: Vec<UnitState> = Vec::new();
+            for (i, u) in units.iter().enumerate() {
+                if i == 0 {
+                    // The first unit continues the probe's own requests, cut at its end.
+                    for r in &mut state.requests {
+                        r.through = u.through.clone();
+                    }
+                    queues.push(state.clone());
+                } else {
+                    queues.push(UnitState::new(
+                        walk.unit(u.after.clone(), u.through.clone()),
+                    ));
+                }
+            }
+            let (more, skips, requests, _) = self.walk_units(table, queues, usize::MAX);
+            found.extend(more);
+            skipped.extend(skips);
+            let split = self.split_requests(table, max_units);
+            (found, skipped, requests + 1, split)
+        }
+
+        /// The units a split of this listing gives.
+        fn split(&self, table: &Table, max_units: usize) -> Vec<Unit> {
+            self.run_split(table, max_units).0
+        }
+
+        fn split_requests(&self, table: &Table, max_units: usize) -> usize {
+            self.run_split(table, max_units).1
+        }
+
+        fn run_split(&self, table: &Table, max_units: usize) -> (Vec<Unit>, usize) {
+            let walk = Walk::new(table);
+            let mut split = Split::new(table, max_units);
+            let probe = self.answer(&walk.start());
+            let mut queue = if probe.truncated {
+                split.start()
+            } else {
+                Vec::new()
+            };
+            let mut step = split.on_probe(&probe);
+            let units = loop {
+                match step {
+                    SplitStep::Units(units) => break units,
+                    SplitStep::List(more) => queue.extend(more),
+                    SplitStep::Wait => {}
+                }
+                let r = queue.remove(0);
+                step = split.on_page(&r, &self.answer(&r));
+            };
+            (units, split.requests)
+        }
+
+        fn walk(&self, table: &Table) -> (Vec<Found>, Vec<Skipped>, usize) {
+            let start = vec![UnitState::new(Walk::new(table).start())];
+            let (found, skipped, requests, _) = self.walk_units(table, start, usize::MAX);
             (found, skipped, requests)
         }
     }
@@ -375,7 +931,7 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(requests, 3, "a page into each, and the last");
         assert_eq!(skipped.len(), 1, "{skipped:?}");
-        assert_eq!(skipped[0].0, "t/y=1/backup/");
+        assert_eq!(skipped[0].key, "t/y=1/backup/");
     }
 
     #[test]
@@ -398,7 +954,29 @@ mod tests {
         let (found, skipped, _) = listing.walk(&hive(&["y", "d"]));
         assert_eq!(found.len(), 1);
         assert_eq!(skipped.len(), 1);
-        assert_eq!(skipped[0].0, "t/y=1/d=x/");
+        assert_eq!(skipped[0].key, "t/y=1/d=x/");
+    }
+
+    #[test]
+    fn a_directory_glue_would_refuse_is_skipped_with_the_rule() {
+        let table = Table::new(
+            TableName::new("d", "t"),
+            Some("s3://b/t/"),
+            &[("c".into(), "string".into())],
+            None,
+        )
+        .unwrap();
+        let listing = Listing {
+            keys: tree(&["c=ok", "c=a\u{1}b"], 2),
+            page: 1000,
+        };
+        let (found, skipped, _) = listing.walk(&table);
+        assert_eq!(found.len(), 1);
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(
+            crate::report::Reason::kind(&skipped[0].skip),
+            "glue_input_rule"
+        );
     }
 
     #[test]
@@ -407,6 +985,95 @@ mod tests {
         assert!(start.as_str() >= "t/d=1/\u{10FFFF}");
         assert!(start.as_str() < "t/d=1a");
         assert!(start.as_str() < "t/d=10/x");
+    }
+
+    #[test]
+    fn a_unit_end_lies_before_every_key_of_its_directory() {
+        let end = before("t/d=2/");
+        assert!(end.as_str() < "t/d=2/");
+        assert!(end.as_str() > "t/d=1/zzz");
+        assert!(end.as_str() > "t/d=2-x/a");
+    }
+
+    /// Every key of Hive y/m/d with `files` objects per day, for `years`.
+    fn ymd(years: u32, months: u32, days: u32, files: u32) -> BTreeSet<String> {
+        let mut keys = BTreeSet::new();
+        for y in 0..years {
+            for m in 1..=months {
+                for d in 1..=days {
+                    for f in 0..files {
+                        keys.insert(format!("t/y={}/m={m:02}/d={d:02}/part-{f:03}", 2020 + y));
+                    }
+                }
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn a_small_table_is_not_split() {
+        let listing = Listing {
+            keys: ymd(1, 2, 10, 3),
+            page: 1000,
+        };
+        let (found, _, requests, split) = listing.walk_split(&hive(&["y", "m", "d"]), 64);
+        assert_eq!(found.len(), 20);
+        assert_eq!((requests, split), (1, 0), "the probe alone");
+    }
+
+    #[test]
+    fn a_large_table_is_split_into_units_of_about_twenty_pages() {
+        // 2 years x 12 months x 28 days x 30 files = 20,160 keys; pages of 50: 404 pages, so
+        // about 20 units of 20 pages.
+        let listing = Listing {
+            keys: ymd(2, 12, 28, 30),
+            page: 50,
+        };
+        let table = hive(&["y", "m", "d"]);
+        let units = listing.split(&table, 64);
+        assert!((10..=40).contains(&units.len()), "{} units", units.len());
+        // Units are in order and meet end to end, from the probe's last key to the end.
+        assert!(units[0].after.is_some());
+        assert!(units.last().unwrap().through.is_none());
+        for pair in units.windows(2) {
+            assert_eq!(pair[0].through, pair[1].after);
+            assert!(pair[0].after < pair[0].through);
+        }
+        // The scope's years, the year and month holding the probe's end, then the months of
+        // every year: a few dozen listings for four hundred pages.
+        let split = listing.split_requests(&table, 64);
+        assert!(split <= 1 + 2 + 2, "{split} split listings");
+        let (found, _, requests, _) = listing.walk_split(&table, 64);
+        assert_eq!(found.len(), 2 * 12 * 28);
+        assert!(requests <= 404 + units.len(), "{requests} listings");
+    }
+
+    #[test]
+    fn the_split_never_cuts_below_the_partition_level() {
+        // One partition key: the cuts are at partitions, never inside one.
+        let keys: BTreeSet<String> = (0..200)
+            .flat_map(|d| (0..30).map(move |f| format!("t/d={d:03}/part-{f:02}")))
+            .collect();
+        let listing = Listing { keys, page: 50 };
+        let table = hive(&["d"]);
+        for u in listing.split(&table, 64) {
+            if let Some(t) = &u.through {
+                assert!(t.ends_with('.') && t.matches('/').count() == 1, "{t}");
+            }
+        }
+    }
+
+    /// Reference: the partition directories holding a data key, as a model reads them.
+    fn partitions_with_data(table: &Table, keys: &BTreeSet<String>) -> BTreeSet<String> {
+        keys.iter()
+            .filter_map(|k| {
+                let end = crate::layout::locate(table, k).ok()?;
+                let dir = &k[..end];
+                accept(table, &values(table, dir), &table.location.uri_of(dir))
+                    .ok()
+                    .map(|()| dir.to_owned())
+            })
+            .collect()
     }
 
     mod properties {
@@ -422,11 +1089,21 @@ mod tests {
                 1 => Just(".x".to_owned()),
                 1 => Just("y=é".to_owned()),
                 1 => Just("d=".to_owned()),
+                1 => Just("y=1.csv".to_owned()),
                 1 => Just(String::new()),
                 2 => "\\PC{0,6}",
                 2 => "[a-z0-9]{1,4}",
             ];
             prop::collection::vec(part, 1..5).prop_map(|p| format!("t/{}", p.join("/")))
+        }
+
+        /// Each directory found, with how often.
+        fn tally(found: &[Found]) -> BTreeMap<String, usize> {
+            let mut t = BTreeMap::new();
+            for f in found {
+                *t.entry(f.dir.clone()).or_insert(0) += 1;
+            }
+            t
         }
 
         proptest! {
@@ -441,17 +1118,75 @@ mod tests {
                 let listing = Listing { keys: keys.clone(), page };
                 let (found, _, requests) = listing.walk(&table);
                 let found: BTreeSet<String> = found.into_iter().map(|f| f.dir).collect();
-                for key in &keys {
-                    if let Ok(end) = crate::layout::locate(&table, key)
-                        && validate(&table, &values(&table, &key[..end])).is_ok()
-                    {
-                        prop_assert!(found.contains(&key[..end]), "{key} not found");
-                    }
+                for dir in partitions_with_data(&table, &keys) {
+                    prop_assert!(found.contains(&dir), "{dir} not found");
                 }
                 for dir in &found {
                     prop_assert!(keys.iter().any(|k| k.starts_with(dir.as_str())), "{dir} has no key");
                 }
                 prop_assert!(requests <= 3 * keys.len() + 1, "{requests} requests");
+            }
+
+            /// Cut into units, the walk finds every partition with data, each in exactly one
+            /// unit (a partition found twice is one a unit boundary cut), and differs from
+            /// the uncut walk only in partitions a delimiter listing vouched for (where the
+            /// pages end decides which directories a walk steps over).
+            #[test]
+            fn split_units_find_every_partition_once(
+                keys in prop::collection::btree_set(key(), 0..160),
+                page in 1usize..8,
+                max_units in 1usize..9,
+            ) {
+                let table = hive(&["y", "d"]);
+                let listing = Listing { keys: keys.clone(), page };
+                let (found, _, _, _) = listing.walk_split(&table, max_units);
+                let tally = tally(&found);
+                prop_assert!(tally.values().all(|n| *n == 1), "found twice: {tally:?}");
+                let (whole, _, _) = listing.walk(&table);
+                let verified = |fs: &[Found], dir: &str| fs.iter().any(|f| f.dir == dir && f.verified);
+                for f in &found {
+                    if !whole.iter().any(|w| w.dir == f.dir) {
+                        prop_assert!(!f.verified, "{} found only when split", f.dir);
+                    }
+                }
+                for w in &whole {
+                    if !found.iter().any(|f| f.dir == w.dir) {
+                        prop_assert!(!verified(&whole, &w.dir), "{} missed when split", w.dir);
+                    }
+                }
+                let got: BTreeSet<String> = tally.keys().cloned().collect();
+                for dir in partitions_with_data(&table, &keys) {
+                    prop_assert!(got.contains(&dir), "{dir} not found");
+                }
+                for dir in &got {
+                    prop_assert!(keys.iter().any(|k| k.starts_with(dir.as_str())), "{dir} has no key");
+                }
+            }
+
+            /// Stopped after any number of requests and resumed from its frontier (as a
+            /// later run resumes from the cursor), the walk finds what one uninterrupted walk
+            /// finds, and no partition in both parts.
+            #[test]
+            fn a_stopped_walk_resumes_from_its_frontier_and_misses_nothing(
+                keys in prop::collection::btree_set(key(), 0..120),
+                page in 1usize..8,
+                stop in 0usize..30,
+            ) {
+                let table = hive(&["y", "d"]);
+                let listing = Listing { keys: keys.clone(), page };
+                let start = vec![UnitState::new(Walk::new(&table).start())];
+                let (first, _, _, frontier) = listing.walk_units(&table, start, stop);
+                let json = serde_json::to_string(&frontier).unwrap();
+                let frontier: Frontier = serde_json::from_str(&json).unwrap();
+                let (second, _, _, left) = listing.walk_units(&table, frontier.units, usize::MAX);
+                prop_assert!(left.is_empty());
+                let mut all: BTreeSet<String> = first.iter().map(|f| f.dir.clone()).collect();
+                all.extend(second.iter().map(|f| f.dir.clone()));
+                for dir in partitions_with_data(&table, &keys) {
+                    prop_assert!(all.contains(&dir), "{dir} not found");
+                }
+                let again: Vec<&Found> = first.iter().filter(|f| second.iter().any(|s| s.dir == f.dir)).collect();
+                prop_assert!(again.is_empty(), "found on both sides of the stop: {again:?}");
             }
         }
     }

@@ -11,6 +11,7 @@ pub struct S3Record<'b> {
     pub event_name: &'b str,
     pub bucket: &'b str,
     pub key: &'b str,
+    pub event_time: Option<&'b str>,
 }
 
 /// Read an SQS batch into `out`. `Ok(false)` when a record is not from SQS (the event is
@@ -257,11 +258,12 @@ impl<'de: 'b, 'b> Visitor<'de> for S3Seed<'b> {
     }
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<S3Record<'b>, M::Error> {
         let s = Str(self.0);
-        let (mut source, mut event_name, mut entity) = (None, None, None);
+        let (mut source, mut event_name, mut entity, mut time) = (None, None, None, None);
         while let Some(key) = map.next_key::<&str>()? {
             match key {
                 "eventSource" => source = map.next_value_seed(s)?,
                 "eventName" => event_name = map.next_value_seed(s)?,
+                "eventTime" => time = map.next_value_seed(s)?,
                 "s3" => entity = Some(map.next_value_seed(Entity(self.0))?),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -276,6 +278,7 @@ impl<'de: 'b, 'b> Visitor<'de> for S3Seed<'b> {
             event_name: required(event_name, "eventName")?,
             bucket,
             key,
+            event_time: time,
         })
     }
 }

@@ -28,6 +28,10 @@ pub struct ObjectEvent<'a> {
     pub change: Change,
     /// Index of the delivery unit ([`Normalised::messages`]) it came in.
     pub message: usize,
+    /// When S3 says it happened, as the event has it (`eventTime` of an S3 record, `time` of
+    /// an EventBridge event): read only for the partitions created, to say how fresh they
+    /// are ([`crate::time::parse`]).
+    pub time: Option<&'a str>,
 }
 
 /// An object an event names but that the registrar will not act on, with why.
@@ -44,8 +48,10 @@ pub struct Ignored<'a> {
 pub struct Message<'a> {
     /// The SQS `messageId`, the unit of `batchItemFailures`.
     pub id: Option<&'a str>,
-    /// Set when the message could not be read at all; it must be retried and dead-lettered.
-    pub error: Option<String>,
+    /// What in the message could not be read: the whole message, or single records of it
+    /// (the other records are read all the same). A message with an error must come back:
+    /// retried, and finally dead-lettered where a person sees it.
+    pub errors: Vec<String>,
 }
 
 /// An event reduced to messages and the objects they name.
@@ -149,12 +155,17 @@ impl<'a> Reader<'a> {
     }
 
     fn message(&mut self, id: Option<&'a str>) -> usize {
-        self.messages.push(Message { id, error: None });
+        self.messages.push(Message {
+            id,
+            errors: Vec::new(),
+        });
         self.messages.len() - 1
     }
 
     fn no_body(&mut self, m: usize) {
-        self.messages[m].error = Some("SQS record has no `body` string".to_owned());
+        self.messages[m]
+            .errors
+            .push("SQS record has no `body` string".to_owned());
     }
 
     /// One SQS record's body: a plain S3 notification is read straight into its fields;
@@ -169,7 +180,8 @@ impl<'a> Reader<'a> {
         let arena = self.arena;
         let fast = fast::read_notification(body, arena, |r| {
             let bucket = self.keep_bucket(r.bucket, keep);
-            self.notification_key(m, bucket, r.key, r.event_name, keep);
+            let time = r.event_time.map(|t| keep(arena, t));
+            self.notification_key(m, bucket, r.key, r.event_name, time, keep);
         });
         if fast.is_ok() {
             return;
@@ -180,7 +192,7 @@ impl<'a> Reader<'a> {
             .map_err(|e| format!("message body is not JSON: {e}"))
             .and_then(|inner| self.read_document(&inner, m, 1));
         if let Err(e) = result {
-            self.messages[m].error = Some(e);
+            self.messages[m].errors.push(e);
         }
     }
 
@@ -207,9 +219,12 @@ impl<'a> Reader<'a> {
         }
         if let Some(records) = doc.get("Records") {
             let records = records.as_array().ok_or("`Records` is not an array")?;
+            // Every record on its own: one that cannot be read fails its message, and the
+            // others are read all the same.
             for (i, record) in records.iter().enumerate() {
-                self.read_record(record, m, depth)
-                    .map_err(|e| format!("record {i}: {e}"))?;
+                if let Err(e) = self.read_record(record, m, depth) {
+                    self.messages[m].errors.push(format!("record {i}: {e}"));
+                }
             }
             return Ok(());
         }
@@ -267,7 +282,11 @@ impl<'a> Reader<'a> {
             .and_then(Value::as_str)
             .ok_or("S3 record has no `s3.object.key`")?;
         let bucket = self.keep(bucket);
-        self.notification_key(m, bucket, raw_key, event_name, copy);
+        let time = record
+            .get("eventTime")
+            .and_then(Value::as_str)
+            .map(|t| self.keep(t));
+        self.notification_key(m, bucket, raw_key, event_name, time, copy);
         Ok(())
     }
 
@@ -282,6 +301,7 @@ impl<'a> Reader<'a> {
         bucket: &'a str,
         raw_key: &'b str,
         event_name: &str,
+        time: Option<&'a str>,
         keep: fn(&'a Bump, &'b str) -> &'a str,
     ) {
         let decoded = if needs_decoding(raw_key) {
@@ -290,7 +310,10 @@ impl<'a> Reader<'a> {
             Ok(keep(self.arena, raw_key))
         };
         match decoded {
-            Ok(key) => self.push(m, bucket, key, notification_change(event_name), event_name),
+            Ok(key) => {
+                let change = notification_change(event_name);
+                self.push(m, bucket, key, change, event_name, time)
+            }
             Err(e) => {
                 let key = keep(self.arena, raw_key);
                 self.ignored.push(Ignored {
@@ -329,7 +352,13 @@ impl<'a> Reader<'a> {
             _ => None,
         };
         let (bucket, key) = (self.keep(bucket), self.keep(key));
-        self.push(m, bucket, key, change, detail_type);
+        // EventBridge's `time` is an RFC 3339 string; the emulator sends epoch seconds.
+        let time = match doc.get("time") {
+            Some(Value::String(t)) => Some(self.keep(t)),
+            Some(Value::Number(n)) => Some(self.keep(&n.to_string())),
+            _ => None,
+        };
+        self.push(m, bucket, key, change, detail_type, time);
         Ok(())
     }
 
@@ -340,6 +369,7 @@ impl<'a> Reader<'a> {
         key: &'a str,
         change: Option<Change>,
         what: &str,
+        time: Option<&'a str>,
     ) {
         match change {
             Some(change) => self.objects.push(ObjectEvent {
@@ -347,6 +377,7 @@ impl<'a> Reader<'a> {
                 key,
                 change,
                 message: m,
+                time,
             }),
             None => self.ignored.push(Ignored {
                 bucket,
@@ -474,7 +505,7 @@ mod tests {
         let doc = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"});
         let n = norm(&doc).unwrap();
         assert!(n.objects.is_empty());
-        assert!(n.messages[0].error.is_none());
+        assert!(n.messages[0].errors.is_empty());
     }
 
     #[test]
@@ -501,10 +532,10 @@ mod tests {
         ]});
         let n = norm(&doc).unwrap();
         assert!(n.from_sqs);
-        assert!(n.messages[0].error.is_none());
+        assert!(n.messages[0].errors.is_empty());
         assert_eq!(n.objects.len(), 1);
         assert_eq!(n.objects[0].message, 0);
-        assert!(n.messages[1].error.as_deref().unwrap().contains("not JSON"));
+        assert!(n.messages[1].errors[0].contains("not JSON"));
     }
 
     #[test]
@@ -582,6 +613,109 @@ mod tests {
             })
         }
 
+        /// A record as S3 writes it, for `key` (URL-safe, so it reads back as itself).
+        fn good_record(key: &str) -> Value {
+            json!({"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+                   "eventTime": "2026-11-25T09:15:42.123Z", "eventName": "ObjectCreated:Put",
+                   "s3": {"bucket": {"name": "b"}, "object": {"key": key, "size": 1}}})
+        }
+
+        /// Records broken in each way a record can be.
+        fn bad_record() -> impl Strategy<Value = Value> + Clone {
+            prop_oneof![
+                Just(json!({"eventSource": "aws:s3", "eventName": "ObjectCreated:Put"})),
+                Just(
+                    json!({"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                            "s3": {"bucket": {"name": "b"}}})
+                ),
+                Just(
+                    json!({"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                            "s3": {"bucket": {"name": "b"}, "object": {"key": 7}}})
+                ),
+                Just(
+                    json!({"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                            "s3": {"bucket": {"name": null}, "object": {"key": "k"}}})
+                ),
+                Just(json!({"eventSource": "aws:dynamodb", "eventName": "INSERT"})),
+                Just(
+                    json!({"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"},
+                            "object": {"key": "k"}}})
+                ),
+                Just(json!("not a record")),
+                Just(json!(null)),
+            ]
+        }
+
+        /// A record, good (with its key) or broken (`None`).
+        fn record() -> impl Strategy<Value = (Value, Option<String>)> + Clone {
+            prop_oneof![
+                "[a-z]{1,3}/[a-z0-9=]{1,5}/[a-z]{1,4}".prop_map(|k| (good_record(&k), Some(k))),
+                bad_record().prop_map(|r| (r, None)),
+            ]
+        }
+
+        /// The objects and the errors an event's records must give, per message.
+        #[derive(Debug, Default)]
+        struct Expected {
+            keys: Vec<(usize, String)>,
+            errors: Vec<usize>,
+        }
+
+        /// An event of every shape mixing good and broken records: direct S3, SNS, an SQS
+        /// batch whose bodies are S3 notifications, SNS envelopes or broken text.
+        fn mixed_event() -> impl Strategy<Value = (Value, Expected)> {
+            let records = prop::collection::vec(record(), 1..6);
+            prop_oneof![
+                records.clone().prop_map(|rs| {
+                    let mut e = Expected { errors: vec![0], ..Expected::default() };
+                    for (_, k) in &rs {
+                        match k {
+                            Some(k) => e.keys.push((0, k.clone())),
+                            None => e.errors[0] += 1,
+                        }
+                    }
+                    (json!({"Records": rs.into_iter().map(|r| r.0).collect::<Vec<_>>()}), e)
+                }),
+                records.clone().prop_map(|rs| {
+                    let mut e = Expected { errors: vec![0], ..Expected::default() };
+                    let mut sns = Vec::new();
+                    for (r, k) in rs {
+                        match k {
+                            Some(k) => e.keys.push((0, k)),
+                            None => e.errors[0] += 1,
+                        }
+                        let message = json!({"Records": [r]}).to_string();
+                        sns.push(json!({"EventSource": "aws:sns", "Sns": {"Type": "Notification", "Message": message}}));
+                    }
+                    (json!({"Records": sns}), e)
+                }),
+                prop::collection::vec(prop_oneof![
+                    records.clone().prop_map(|rs| (true, rs)),
+                    records.prop_map(|rs| (false, rs)),
+                ], 1..5).prop_map(|bodies| {
+                    let mut e = Expected::default();
+                    let mut sqs = Vec::new();
+                    for (m, (direct, rs)) in bodies.into_iter().enumerate() {
+                        e.errors.push(0);
+                        for (_, k) in &rs {
+                            match k {
+                                Some(k) => e.keys.push((m, k.clone())),
+                                None => e.errors[m] += 1,
+                            }
+                        }
+                        let doc = json!({"Records": rs.into_iter().map(|r| r.0).collect::<Vec<_>>()});
+                        let body = if direct {
+                            doc.to_string()
+                        } else {
+                            json!({"Type": "Notification", "Message": doc.to_string()}).to_string()
+                        };
+                        sqs.push(json!({"eventSource": "aws:sqs", "messageId": format!("m{m}"), "body": body}));
+                    }
+                    (json!({"Records": sqs}), e)
+                }),
+            ]
+        }
+
         proptest! {
             #[test]
             fn arbitrary_json_never_panics(doc in json()) {
@@ -599,6 +733,39 @@ mod tests {
                 ]
             ) {
                 let _ = norm_text(&text);
+            }
+
+            /// Every record on its own: in any shape, each good record gives its object in
+            /// its message, each broken one an error of its message, and the event is never
+            /// refused as a whole.
+            #[test]
+            fn good_records_are_read_and_each_broken_one_fails_only_its_message(
+                (doc, expected) in mixed_event()
+            ) {
+                let n = norm_text(&doc.to_string()).expect("never refused as a whole");
+                let got: Vec<(usize, String)> =
+                    n.objects.iter().map(|o| (o.message, o.key.to_owned())).collect();
+                prop_assert_eq!(got, expected.keys);
+                let errors: Vec<usize> = n.messages.iter().map(|m| m.errors.len()).collect();
+                prop_assert_eq!(errors, expected.errors);
+            }
+
+            /// The fast reader (what the Lambda and the CLI run on SQS batches) and the
+            /// general one give the same messages, objects and ignored records.
+            #[test]
+            fn the_fast_reader_and_the_general_one_agree(
+                (doc, _) in mixed_event(),
+                extra in prop::collection::vec(json(), 0..3),
+            ) {
+                let mut doc = doc;
+                if let Some(records) = doc.get_mut("Records").and_then(Value::as_array_mut)
+                    && records.first().and_then(|r| r.get("eventSource")) == Some(&json!("aws:sqs"))
+                {
+                    for (i, body) in extra.into_iter().enumerate() {
+                        records.push(json!({"eventSource": "aws:sqs", "messageId": format!("x{i}"), "body": body.to_string()}));
+                    }
+                }
+                prop_assert_eq!(norm_text(&doc.to_string()).ok(), norm(&doc).ok());
             }
 
             #[test]
