@@ -59,7 +59,6 @@ check-package: package
 # dependencies are not built a second time with other features.
 bench-smoke: venv
 	cargo test -p registrar-core --bench planning --locked
-	cargo test --no-run --locked
 	$(PY) bench/e2e.py $(BIN) --smoke
 	$(PY) bench/backfill.py $(BIN) --smoke
 	$(PY) bench/cpu.py $(BIN) --smoke

@@ -405,6 +405,36 @@ impl Catalog {
         })
     }
 
+    /// [`Catalog::get_partitions`], a page whose request failed for a reason that may pass
+    /// (after the SDK's own retries) asked again in rounds, with backoff, while the deadline
+    /// allows: one page of a thousand should not fail a whole read.
+    async fn get_partitions_retried(
+        &self,
+        table: &TableName,
+        page: &SegmentCursor,
+        schemas: bool,
+        max_results: i32,
+        deadline: Deadline,
+    ) -> Result<PartitionsPage, CatalogError> {
+        let mut round = 0;
+        loop {
+            match self
+                .get_partitions(table, page, schemas, max_results, deadline)
+                .await
+            {
+                Err(e) if e.is_transient() && round < ENTRY_RETRIES => {
+                    round += 1;
+                    let wait = backoff(round, jitter());
+                    if !deadline.allows(wait) {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Read every partition of a table, `segments` segments at once, each page by page,
     /// handing each page to `each` as it comes (nothing but what `each` keeps stays in
     /// memory).
@@ -426,7 +456,7 @@ impl Catalog {
                 next_token: None,
             };
             reads.push(Box::pin(async move {
-                self.get_partitions(table, &first, schemas, max_results, deadline)
+                self.get_partitions_retried(table, &first, schemas, max_results, deadline)
                     .await
             }) as PageRead<'_>);
         }
@@ -437,7 +467,7 @@ impl Catalog {
             each(page.partitions);
             if let Some(next) = page.next {
                 reads.push(Box::pin(async move {
-                    self.get_partitions(table, &next, schemas, max_results, deadline)
+                    self.get_partitions_retried(table, &next, schemas, max_results, deadline)
                         .await
                 }));
             }

@@ -269,7 +269,7 @@ async fn pass(
     if cursor.phase == Phase::Walk {
         *walked = run.walk(cursor, tally).await?;
         if !cursor.walked() {
-            let why = if run.soft.passed() {
+            let why = if run.soft.passed() || tally.counts().failed == 0 {
                 stopped_walk(walked, tally.counts(), &table.to_string())
             } else {
                 format!(
@@ -378,6 +378,7 @@ pub async fn split(
         .into_iter()
         .map(|walk| Cursor {
             walk,
+            started: true,
             ..Cursor::new(&name, options.prune, options.update_schema)
         })
         .collect();
@@ -431,10 +432,18 @@ impl Run<'_> {
         cursor: &mut Cursor,
         tally: &mut Tally,
     ) -> Result<WalkProgress, SyncError> {
+        let reading = Instant::now();
         let catalog = self.catalog_index().await?;
+        // A pruning pass reads the catalog again at the end, to note what the walk showed
+        // empty: the walk stops listing early enough for that read too.
+        let stop = match self.options.prune {
+            true => self.soft.earlier(reading.elapsed().mul_f64(1.5)),
+            false => self.soft,
+        };
         let table = &self.served.table;
-        let fresh = cursor.walk.is_empty() && cursor.runs == 1;
-        let mut walker = Walker::new(self, &catalog, cursor, fresh);
+        let fresh = !cursor.started;
+        cursor.started = true;
+        let mut walker = Walker::new(self, &catalog, cursor, fresh, stop);
         self.progress.phase(
             &format!("walking {}", table.location.uri_of(walker.walk.scope())),
             None,
@@ -444,8 +453,13 @@ impl Run<'_> {
         let found_dirs = std::mem::take(&mut walker.found_dirs);
         let progress = walker.progress();
         walker.finish();
-        if self.options.prune {
-            self.note_empty(cursor, &coverage, &found_dirs).await?;
+        if self.options.prune
+            && let Err(e) = self.note_empty(cursor, &coverage, &found_dirs).await
+        {
+            // Safe: what this run showed empty is not pruned by this pass, only later.
+            tally.stopped(&format!(
+                "the partitions this run showed empty could not be noted ({e}); a later pass prunes them"
+            ));
         }
         Ok(progress)
     }
@@ -805,6 +819,8 @@ struct Walker<'w, 'r> {
     /// Directories the walk found data in (for pruning).
     found_dirs: FingerprintSet,
     state: State,
+    /// When listing stops: the deadline less the drain (and, pruning, the catalog read).
+    stop: Deadline,
     progress: WalkProgress,
     started: Instant,
 }
@@ -815,6 +831,7 @@ impl<'w, 'r> Walker<'w, 'r> {
         catalog: &'w FingerprintSet,
         cursor: &'w mut Cursor,
         fresh: bool,
+        stop: Deadline,
     ) -> Self {
         let table = &run.served.table;
         let walk = Walk::new(table);
@@ -879,6 +896,7 @@ impl<'w, 'r> Walker<'w, 'r> {
             pending,
             found_dirs: FingerprintSet::default(),
             state: State::Listing,
+            stop,
             progress,
             started: Instant::now(),
         }
@@ -892,7 +910,7 @@ impl<'w, 'r> Walker<'w, 'r> {
     /// is in flight or waiting.
     async fn run(&mut self, tally: &mut Tally) {
         let hard = self.options().deadline;
-        let soft = self.run.soft;
+        let soft = self.stop;
         loop {
             self.launch();
             if self.idle() {

@@ -7,6 +7,7 @@ mod poison;
 mod proxy;
 mod reliability;
 mod runtime;
+mod scale;
 mod schema;
 mod support;
 mod sync;

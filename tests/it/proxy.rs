@@ -133,6 +133,10 @@ struct State {
     seen: Vec<Seen>,
     s3: S3Ops,
     glue: S3Ops,
+    /// moto's whole `GetPartitions` answer per paged read (request without its paging, and
+    /// the segment), taken at the read's first page: later pages come from it, as from one
+    /// snapshot, rather than asking moto for every partition once per page.
+    snapshots: BTreeMap<String, Vec<Value>>,
 }
 
 impl S3Ops {
@@ -232,6 +236,7 @@ impl Proxy {
             seen: Vec::new(),
             s3: S3Ops::default(),
             glue: S3Ops::default(),
+            snapshots: BTreeMap::new(),
         }));
         let shared = state.clone();
         let accept = async move {
@@ -362,7 +367,7 @@ async fn serve_glue(
         return answer_error(&mut client, 400, "ValidationException", &message).await;
     }
     match operation {
-        "GetPartitions" => get_partitions(&mut client, upstream, head, request).await,
+        "GetPartitions" => get_partitions(&mut client, upstream, state, head, request).await,
         "BatchGetPartition" if rules.unprocessed > 0.0 => {
             let (status, response) = exchange(upstream, head, &body).await;
             let Some(mut response) = response else { return };
@@ -494,10 +499,8 @@ fn documented_rules(operation: &str, request: &Value, rules: &Rules) -> Result<(
                 )?;
             }
         }
-        "BatchGetPartition" => {
-            if array("PartitionsToGet").len() > 1000 {
-                return Err("1 validation error detected: Value at 'partitionsToGet' failed to satisfy constraint: Member must have length less than or equal to 1000".into());
-            }
+        "BatchGetPartition" if array("PartitionsToGet").len() > 1000 => {
+            return Err("1 validation error detected: Value at 'partitionsToGet' failed to satisfy constraint: Member must have length less than or equal to 1000".into());
         }
         "GetPartitions" => {
             if let Some(max) = request.get("MaxResults").and_then(Value::as_i64)
@@ -532,7 +535,13 @@ fn segment_of(values: &Value, total: u64) -> u64 {
 
 /// `GetPartitions` as Glue pages it: moto's whole answer, cut into the request's segment
 /// and page; the token is the proxy's own (`proxy-OFFSET`).
-async fn get_partitions(client: &mut TcpStream, upstream: &str, head: &str, request: Value) {
+async fn get_partitions(
+    client: &mut TcpStream,
+    upstream: &str,
+    state: &Mutex<State>,
+    head: &str,
+    request: Value,
+) {
     let max = request
         .get("MaxResults")
         .and_then(Value::as_u64)
@@ -561,21 +570,37 @@ async fn get_partitions(client: &mut TcpStream, upstream: &str, head: &str, requ
             o.remove(field);
         }
     }
-    let body = serde_json::to_vec(&upstream_request).unwrap();
-    let (status, response) = exchange(upstream, head, &body).await;
-    let Some(mut response) = response else { return };
-    if status != 200 {
-        return answer_json(client, status, &response).await;
-    }
-    let mut all: Vec<Value> = response
-        .get_mut("Partitions")
-        .and_then(Value::as_array_mut)
-        .map(std::mem::take)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|p| segment_of(&p["Values"], total) == number)
-        .collect();
-    all.sort_by_key(|p| p["Values"].to_string());
+    let read = format!("{upstream_request}#{number}/{total}");
+    let cached = match offset {
+        0 => None,
+        _ => state.lock().unwrap().snapshots.get(&read).cloned(),
+    };
+    let all = match cached {
+        Some(all) => all,
+        None => {
+            let body = serde_json::to_vec(&upstream_request).unwrap();
+            let (status, response) = exchange(upstream, head, &body).await;
+            let Some(mut response) = response else { return };
+            if status != 200 {
+                return answer_json(client, status, &response).await;
+            }
+            let mut all: Vec<Value> = response
+                .get_mut("Partitions")
+                .and_then(Value::as_array_mut)
+                .map(std::mem::take)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| segment_of(&p["Values"], total) == number)
+                .collect();
+            all.sort_by_key(|p| p["Values"].to_string());
+            state
+                .lock()
+                .unwrap()
+                .snapshots
+                .insert(read.clone(), all.clone());
+            all
+        }
+    };
     let page: Vec<Value> = all
         .iter()
         .skip(offset)
@@ -595,6 +620,8 @@ async fn get_partitions(client: &mut TcpStream, upstream: &str, head: &str, requ
     let mut answer = json!({"Partitions": page});
     if offset + max < all.len() {
         answer["NextToken"] = json!(format!("proxy-{}", offset + max));
+    } else {
+        state.lock().unwrap().snapshots.remove(&read);
     }
     answer_json(client, 200, &answer).await
 }

@@ -2,10 +2,8 @@
 
 use crate::support::*;
 use glue_partition_registrar::config::TableName;
-use glue_partition_registrar::core::Deadline;
 use glue_partition_registrar::sync::SyncOptions;
 use std::sync::Arc;
-use std::time::Instant;
 
 fn day_keys(prefix: &str, month: u32, day: u32, files: u32) -> Vec<String> {
     (0..files)
@@ -188,29 +186,6 @@ async fn sync_prune_removes_exactly_the_emptied_partitions() {
         .map(|p| p.values().to_vec())
         .collect();
     assert_eq!(left, strings(&[&["2026", "11", "25"]]));
-}
-
-#[tokio::test]
-async fn sync_stops_cleanly_at_the_deadline_and_says_where() {
-    let bucket = create_bucket().await;
-    let t = table_in(&bucket).await;
-    put_objects(&bucket, &day_keys("clickstream", 11, 25, 1)).await;
-    let report = registrar(&[&t])
-        .sync(
-            &t,
-            &SyncOptions {
-                deadline: Deadline::at(Instant::now()),
-                ..options()
-            },
-        )
-        .await
-        .unwrap();
-    assert!(
-        report.stopped.as_deref().unwrap().contains("run again"),
-        "{:?}",
-        report.stopped
-    );
-    assert!(partitions(&t).await.is_empty());
 }
 
 #[tokio::test]

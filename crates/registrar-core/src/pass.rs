@@ -64,6 +64,10 @@ pub struct Cursor {
     #[serde(default)]
     pub update_schema: bool,
     pub phase: Phase,
+    /// The walk has begun: its units are in `walk` (none left when it is over). Before, the
+    /// next run cuts the table into units itself.
+    #[serde(default)]
+    pub started: bool,
     #[serde(default, skip_serializing_if = "Frontier::is_empty")]
     pub walk: Frontier,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -109,6 +113,7 @@ impl Cursor {
             prune,
             update_schema,
             phase: Phase::Walk,
+            started: false,
             walk: Frontier::default(),
             retry: Vec::new(),
             empty: Vec::new(),
@@ -148,6 +153,7 @@ impl Cursor {
             c.check(&merged.table, merged.prune, merged.update_schema)?;
             merged.runs = merged.runs.max(c.runs);
             merged.phase = merged.phase.min(c.phase);
+            merged.started |= c.started;
             merged.walk.units.extend(c.walk.units);
             merged.retry.extend(c.retry);
             merged.empty_left += c.empty_left;
@@ -180,9 +186,9 @@ impl Cursor {
         self.empty.retain(|v| v.as_slice() != values);
     }
 
-    /// Whether the walk is over: every unit walked and every retry settled.
+    /// Whether the walk is over: begun, every unit walked and every retry settled.
     pub fn walked(&self) -> bool {
-        self.walk.is_empty() && self.retry.is_empty()
+        self.started && self.walk.is_empty() && self.retry.is_empty()
     }
 }
 

@@ -1,0 +1,438 @@
+//! Backfill and repair at lake scale: many listings in flight, the catalog read in segments
+//! and pages, runs that stop at their deadline and the runs that resume them, as the state
+//! machine drives them.
+
+use crate::proxy::{Fault, Plan, Proxy, Rules};
+use crate::support::*;
+use glue_partition_registrar::aws::{ClientOptions, Clients};
+use glue_partition_registrar::config::{Config, TableName};
+use glue_partition_registrar::core::Deadline;
+use glue_partition_registrar::core::pass::Cursor;
+use glue_partition_registrar::core::report::Report;
+use glue_partition_registrar::handler::Registrar;
+use glue_partition_registrar::sync::SyncOptions;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// Keys of Hive y/m/d: `days` days from 2025-01-01 on, `files` objects each.
+fn tree(days: u32, files: u32) -> (Vec<String>, BTreeSet<Vec<String>>) {
+    let mut keys = Vec::new();
+    let mut expected = BTreeSet::new();
+    for d in 0..days {
+        let (year, month, day) = (2025 + d / 336, (d / 28) % 12 + 1, d % 28 + 1);
+        let values = vec![year.to_string(), format!("{month:02}"), format!("{day:02}")];
+        for f in 0..files {
+            keys.push(format!(
+                "clickstream/year={year}/month={month:02}/day={day:02}/part-{f:03}.json"
+            ));
+        }
+        expected.insert(values);
+    }
+    (keys, expected)
+}
+
+async fn table_with(keys: &[String]) -> (String, TableName) {
+    let bucket = create_bucket().await;
+    let t = create_table(&format!("s3://{bucket}/clickstream/"), YMD, None).await;
+    put_objects(&bucket, keys).await;
+    (bucket, t)
+}
+
+async fn catalog(t: &TableName) -> BTreeSet<Vec<String>> {
+    partitions(t)
+        .await
+        .iter()
+        .map(|p| p.values().to_vec())
+        .collect()
+}
+
+/// Every partition a chain of runs reported created or existing, and whether any was
+/// reported twice.
+fn said(runs: &[Report]) -> (BTreeSet<Vec<String>>, Vec<Vec<String>>) {
+    let mut all = BTreeSet::new();
+    let mut twice = Vec::new();
+    for r in runs {
+        for e in r.created.iter().chain(&r.existing) {
+            if !all.insert(e.values.clone()) {
+                twice.push(e.values.clone());
+            }
+        }
+    }
+    (all, twice)
+}
+
+#[tokio::test]
+async fn a_large_table_is_walked_by_many_listings_at_once() {
+    // 672 days x 3 files, in pages of 20: about 100 pages, cut into units of about 20.
+    let (keys, expected) = tree(672, 3);
+    let (_, t) = table_with(&keys).await;
+    let proxy = Proxy::start(Plan::none(), 1).await;
+    proxy.set_rules(Rules {
+        list_latency: Duration::from_millis(30),
+        ..Rules::default()
+    });
+    let r = registrar_at(&proxy.endpoint, Config::for_table(t.clone()));
+    let report = r
+        .sync(
+            &t,
+            &SyncOptions {
+                page_size: 20,
+                ..SyncOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(catalog(&t).await, expected);
+    assert_eq!(report.created.len(), expected.len());
+    let in_flight = proxy.s3_max_in_flight("ListObjectsV2");
+    assert!(in_flight >= 3, "{in_flight} listings in flight at most");
+    // Pages, plus the split's own: its directory listings and a partial page per unit.
+    let pages = (keys.len() as u64).div_ceil(20);
+    let lists = proxy.s3_requests("ListObjectsV2");
+    assert!(
+        lists <= pages + 2 * 12 + 30,
+        "{lists} listings for {pages} pages"
+    );
+}
+
+#[tokio::test]
+async fn the_catalog_is_read_in_segments_page_by_page_without_column_schemas() {
+    let (keys, expected) = tree(60, 1);
+    let (_, t) = table_with(&keys).await;
+    registrar(&[&t])
+        .sync(&t, &SyncOptions::default())
+        .await
+        .unwrap();
+    let proxy = Proxy::start(Plan::none(), 1).await;
+    let r = registrar_at(&proxy.endpoint, Config::for_table(t.clone()));
+    let options = SyncOptions {
+        catalog_page_size: 5,
+        catalog_segments: 3,
+        ..SyncOptions::default()
+    };
+    let report = r.sync(&t, &options).await.unwrap();
+    // Every partition was seen in the catalog across the pages: none created again.
+    assert_eq!(report.existing.len(), expected.len());
+    assert!(report.created.is_empty(), "{:?}", report.created);
+    let reads: Vec<Value> = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.operation == "GetPartitions")
+        .map(|s| serde_json::from_str(&s.body).unwrap())
+        .collect();
+    assert!(reads.len() >= 60 / 5, "{} pages", reads.len());
+    let segments: BTreeSet<i64> = reads
+        .iter()
+        .map(|b| b["Segment"]["SegmentNumber"].as_i64().unwrap())
+        .collect();
+    assert_eq!(segments, [0, 1, 2].into());
+    assert!(reads.iter().any(|b| b.get("NextToken").is_some()));
+    assert!(reads.iter().all(|b| b["ExcludeColumnSchema"] == true));
+    assert!(reads.iter().all(|b| b["MaxResults"] == 5));
+}
+
+#[tokio::test]
+async fn sync_stops_cleanly_at_the_deadline_and_says_where() {
+    let (keys, _) = tree(300, 2);
+    let (_, t) = table_with(&keys).await;
+    let proxy = Proxy::start(Plan::none(), 1).await;
+    proxy.set_rules(Rules {
+        list_latency: Duration::from_millis(150),
+        ..Rules::default()
+    });
+    let r = registrar_at(&proxy.endpoint, Config::for_table(t.clone()));
+    let options = SyncOptions {
+        page_size: 10,
+        concurrency: 2,
+        deadline: Deadline::after(Duration::from_millis(2500)),
+        drain: Duration::from_millis(800),
+        ..SyncOptions::default()
+    };
+    let started = Instant::now();
+    let report = r.sync(&t, &options).await.unwrap();
+    assert!(started.elapsed() < Duration::from_millis(2700));
+    let stopped = report.stopped.as_deref().expect("stopped");
+    assert!(
+        stopped.contains("after listing") && stopped.contains("cursor"),
+        "{stopped}"
+    );
+    let cursor = report.cursor.as_ref().expect("a cursor");
+    assert!(!cursor.walk.units.is_empty());
+    // It walked, and what it found was registered before the deadline, not cut in flight.
+    let counts = report.counts.unwrap();
+    assert!(counts.created > 0, "{counts:?}");
+    assert_eq!(counts.unconfirmed, 0, "{:?}", report.unconfirmed);
+    assert_eq!(catalog(&t).await.len() as u64, counts.created);
+}
+
+#[tokio::test]
+async fn creates_in_flight_at_the_deadline_are_reported_unconfirmed_and_the_next_run_confirms_them()
+{
+    let (keys, expected) = tree(150, 1);
+    let (_, t) = table_with(&keys).await;
+    let proxy = Proxy::start(
+        Plan {
+            rate: 1.0,
+            faults: vec![Fault::Delay(Duration::from_millis(2500))],
+            operations: vec!["BatchCreatePartition"],
+        },
+        1,
+    )
+    .await;
+    let r = registrar_at(&proxy.endpoint, Config::for_table(t.clone()));
+    let first = r
+        .sync(
+            &t,
+            &SyncOptions {
+                deadline: Deadline::after(Duration::from_millis(1500)),
+                drain: Duration::ZERO,
+                ..SyncOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let unconfirmed = first.counts.unwrap().unconfirmed;
+    assert!(unconfirmed > 0, "{:?}", first.counts);
+    assert!(first.created.is_empty(), "nothing confirmed in time");
+    assert!(first.stopped.is_some());
+    let cursor = first.cursor.clone().unwrap();
+    assert_eq!(cursor.retry.len() as u64, unconfirmed);
+    // The cut requests land; the next run makes sure of them first.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    proxy.set_plan(Plan::none());
+    let second = r
+        .sync(
+            &t,
+            &SyncOptions {
+                resume: Some(cursor),
+                ..SyncOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(second.cursor.is_none(), "{:?}", second.stopped);
+    let (reported, twice) = said(&[first, second]);
+    assert!(twice.is_empty(), "reported twice: {twice:?}");
+    assert_eq!(reported, expected);
+    assert_eq!(catalog(&t).await, expected);
+}
+
+/// Runs of a pass, each with `budget`, until it is over (at most `max`): the reports. A run
+/// that fails as a whole (its catalog read failed) is run again with the same cursor, as the
+/// state machine retries a failed task.
+async fn chain(
+    r: &Registrar,
+    t: &TableName,
+    options: &SyncOptions,
+    budget: Duration,
+    max: usize,
+) -> Vec<Report> {
+    let mut runs = Vec::new();
+    let mut cursor: Option<Cursor> = None;
+    for _ in 0..max {
+        let run = r
+            .sync(
+                t,
+                &SyncOptions {
+                    deadline: Deadline::after(budget),
+                    resume: cursor.clone(),
+                    ..options.clone()
+                },
+            )
+            .await;
+        let Ok(report) = run else {
+            eprintln!("a run failed: {:?}", run.err());
+            continue;
+        };
+        cursor = report.cursor.clone();
+        let over = cursor.is_none();
+        runs.push(report);
+        if over {
+            break;
+        }
+    }
+    runs
+}
+
+#[tokio::test]
+async fn a_repair_too_big_for_one_run_finishes_in_k_plus_one_resumed_runs_with_the_exact_catalog() {
+    // One listing in flight at 100 ms a page of 10: a walk of several seconds. The same
+    // tree twice: one walked in one run without a deadline, to measure how long the repair
+    // takes (k = that over the budget), the other in runs of the budget, each resuming the
+    // last one's cursor.
+    let (keys, expected) = tree(240, 3);
+    let (_, whole) = table_with(&keys).await;
+    let (_, t) = table_with(&keys).await;
+    // A proxy for each walk, with the same latency: each counts its own walk's listings.
+    let (one, many) = (
+        Proxy::start(Plan::none(), 1).await,
+        Proxy::start(Plan::none(), 1).await,
+    );
+    for proxy in [&one, &many] {
+        proxy.set_rules(Rules {
+            list_latency: Duration::from_millis(100),
+            ..Rules::default()
+        });
+    }
+    // moto answers every partition on every page, one request at a time: one segment here,
+    // so that its catalog reads, which each resumed run makes, stay small beside the walk.
+    let options = SyncOptions {
+        page_size: 10,
+        concurrency: 1,
+        max_units: 1,
+        catalog_segments: 1,
+        drain: Duration::from_millis(200),
+        prune: true,
+        ..SyncOptions::default()
+    };
+    let budget = Duration::from_secs(5);
+    // How long the whole repair takes in one run, measured beside the chain, under the same
+    // load (the machine and the emulator are shared with other tests).
+    let whole_run = async {
+        let started = Instant::now();
+        registrar_at(&one.endpoint, Config::for_table(whole.clone()))
+            .sync(&whole, &options)
+            .await
+            .unwrap();
+        started.elapsed()
+    };
+    let r = registrar_at(&many.endpoint, Config::for_table(t.clone()));
+    let (took, runs) = tokio::join!(whole_run, chain(&r, &t, &options, budget, 12));
+    let k = (took.as_secs_f64() / budget.as_secs_f64()).ceil() as usize;
+    let (lists_one, lists_many) = (
+        one.s3_requests("ListObjectsV2"),
+        many.s3_requests("ListObjectsV2"),
+    );
+    eprintln!(
+        "k = {k} ({took:?}), {} runs, {lists_many} listings against {lists_one}",
+        runs.len()
+    );
+    assert!(k >= 2, "the table fits one run (k = {k})");
+    assert!(runs.len() <= k + 1, "{} runs for k = {k}", runs.len());
+    assert!(runs.last().unwrap().cursor.is_none());
+    // Each run goes on from the last one's cursor: no page is listed twice but the one a
+    // run had in flight when it stopped.
+    assert!(
+        lists_many <= lists_one + runs.len() as u64,
+        "{lists_many} listings in the chain, {lists_one} in one run"
+    );
+    let (reported, twice) = said(&runs);
+    assert!(twice.is_empty(), "reported twice: {twice:?}");
+    assert_eq!(reported, expected);
+    assert_eq!(catalog(&t).await, expected);
+    assert!(runs.iter().all(|r| r.deleted.is_empty()));
+}
+
+#[tokio::test]
+async fn under_a_glue_storm_a_chain_of_resumed_runs_ends_in_the_exact_catalog() {
+    let (keys, expected) = tree(200, 3);
+    let (_, t) = table_with(&keys).await;
+    let proxy = Proxy::start(Plan::storm(0.5), 17).await;
+    proxy.set_rules(Rules {
+        list_latency: Duration::from_millis(100),
+        ..Rules::default()
+    });
+    let options = ClientOptions {
+        attempt_timeout: Duration::from_secs(1),
+        retry_partition: "scale-storm",
+        ..ClientOptions::default()
+    };
+    let r = Registrar::new(
+        Clients::with_options(&crate::moto::sdk_config_at(&proxy.endpoint), &options),
+        Config::for_table(t.clone()),
+    );
+    let sync = SyncOptions {
+        page_size: 10,
+        concurrency: 1,
+        max_units: 1,
+        catalog_segments: 1,
+        drain: Duration::from_millis(500),
+        ..SyncOptions::default()
+    };
+    let runs = chain(&r, &t, &sync, Duration::from_secs(6), 12).await;
+    eprintln!("storm chain: {} runs, {:?}", runs.len(), proxy.tally());
+    assert!(
+        runs.last().unwrap().cursor.is_none(),
+        "{:?}",
+        runs.last().unwrap().stopped
+    );
+    let (reported, twice) = said(&runs);
+    assert!(twice.is_empty(), "reported twice: {twice:?}");
+    assert_eq!(reported, expected);
+    assert_eq!(catalog(&t).await, expected);
+}
+
+/// The state machine's loop, played with the function's own inputs and outputs: split the
+/// table into groups, walk each group in runs until its walk is over, then finish the pass
+/// (prune) from the groups' cursors merged.
+#[tokio::test]
+async fn the_state_machine_loop_split_walk_groups_and_finish_ends_in_the_exact_catalog() {
+    let (keys, expected) = tree(672, 3);
+    let (bucket, t) = table_with(&keys).await;
+    // A stale partition whose data is gone: the finish prunes it.
+    registrar(&[&t])
+        .sync(&t, &SyncOptions::default())
+        .await
+        .unwrap();
+    let stale = &keys[..3];
+    delete_objects(&bucket, stale).await;
+    let mut expected = expected;
+    expected.remove(&strings(&[&["2025", "01", "01"]])[0]);
+    // Two days registered by nobody: the walk creates them.
+    glue()
+        .batch_delete_partition()
+        .database_name(&t.database)
+        .table_name(&t.table)
+        .partitions_to_delete(
+            aws_sdk_glue::types::PartitionValueList::builder()
+                .set_values(Some(strings(&[&["2025", "05", "10"]])[0].clone()))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let r = registrar(&[&t]);
+    let table = t.to_string();
+    let plan = invoke(
+        &r,
+        &json!({"sync": {"table": table, "prune": true, "split": 4, "summary": true, "concurrency": 4}}),
+    )
+    .await
+    .unwrap();
+    let cursors = plan["cursors"].as_array().unwrap().clone();
+    assert!(!cursors.is_empty() && cursors.len() <= 4, "{plan}");
+    let mut finals = Vec::new();
+    for cursor in cursors {
+        let mut cursor = cursor;
+        loop {
+            let out = invoke(
+                &r,
+                &json!({"sync": {"table": table, "prune": true, "resume": cursor, "summary": true}}),
+            )
+            .await
+            .unwrap();
+            cursor = out["cursor"].clone();
+            if cursor.is_null() || cursor["phase"] != "walk" {
+                break;
+            }
+            assert!(cursor["runs"].as_u64().unwrap() < 10);
+        }
+        finals.push(cursor);
+    }
+    let mut resume = Value::Array(finals);
+    loop {
+        let out = invoke(
+            &r,
+            &json!({"sync": {"table": table, "prune": true, "resume": resume, "summary": true}}),
+        )
+        .await
+        .unwrap();
+        if out["cursor"].is_null() {
+            break;
+        }
+        resume = out["cursor"].clone();
+    }
+    assert_eq!(catalog(&t).await, expected);
+}
