@@ -7,63 +7,66 @@ locals {
   region    = data.aws_region.current.name
   partition = data.aws_partition.current.partition
 
-  bucket_name = var.create_bucket ? aws_s3_bucket.data[0].id : var.bucket_name
-  bucket_arn  = "arn:${local.partition}:s3:::${var.bucket_name}"
-  key_prefix  = var.table_prefix == "" ? "" : "${var.table_prefix}/"
-  location    = "s3://${var.bucket_name}/${local.key_prefix}"
-  lambda_zip  = coalesce(var.lambda_zip, "${path.module}/../dist/bootstrap.zip")
-  table       = "${var.database_name}.${var.table_name}"
-  # The crawler names its table after the last folder of its target.
-  crawler_table = reverse(split("/", var.table_prefix))[0]
+  catalog_id  = coalesce(var.catalog_id, local.account)
+  glue_arn    = "arn:${local.partition}:glue:${local.region}:${local.catalog_id}"
+  catalog_arn = "${local.glue_arn}:catalog"
 
-  catalog_id = coalesce(var.catalog_id, local.account)
-  databases  = distinct(concat([var.database_name], var.extra_databases))
-  repairs    = var.repair_schedule != null
+  # The package, and what `make package` says of it beside the zip (bootstrap.json).
+  manifest_path = var.lambda_zip == null ? null : "${trimsuffix(var.lambda_zip, ".zip")}.json"
+  manifest      = local.manifest_path == null ? null : try(jsondecode(file(local.manifest_path)), null)
+  features      = var.lambda_s3 != null ? var.lambda_s3.features : try(local.manifest.features, null)
 
-  # What the function calls decides what it may call (tests/deploy checks the two against
-  # each other for every configuration it plans).
-  lists_objects    = var.delete_empty_partitions || local.repairs
-  drops_partitions = var.delete_empty_partitions || (local.repairs && var.repair_prune)
-  glue_actions = concat(
-    ["glue:GetTable", "glue:BatchCreatePartition"],
-    length(var.extra_databases) > 0 ? ["glue:GetTables"] : [],
-    local.repairs ? ["glue:GetPartitions"] : [],
-    var.delete_empty_partitions ? ["glue:BatchGetPartition"] : [],
-    local.drops_partitions ? ["glue:DeletePartition"] : [],
-    local.repairs && var.repair_update_schema ? ["glue:BatchUpdatePartition"] : [],
-  )
-
-  formats = {
-    parquet = {
-      input  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-      output = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-      serde  = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-      params = { "serialization.format" = "1" }
-    }
-    json = {
-      input  = "org.apache.hadoop.mapred.TextInputFormat"
-      output = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
-      serde  = "org.openx.data.jsonserde.JsonSerDe"
-      params = {}
-    }
-    # Without field.delim LazySimpleSerDe splits on \001, and every row lands in the first
-    # column. Partitions copy these parameters.
-    csv = {
-      input  = "org.apache.hadoop.mapred.TextInputFormat"
-      output = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
-      serde  = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
-      params = { "field.delim" = var.csv_delimiter, "serialization.format" = var.csv_delimiter }
-    }
-  }
+  repairs   = var.repair_schedule != null
+  uses_sqs  = contains(["sqs", "eventbridge"], var.trigger_mode)
+  owns      = { for b in local.buckets : b => var.manage_bucket_notifications || (var.create_bucket && b == var.bucket_name) }
+  by_bucket = { for b in local.buckets : b => { for k, t in local.tables : k => t if t.bucket == b } }
 
   notification_events = concat(
     ["s3:ObjectCreated:*"],
     var.delete_empty_partitions ? ["s3:ObjectRemoved:*"] : [],
   )
+  detail_types = concat(["Object Created"], var.delete_empty_partitions ? ["Object Deleted"] : [])
+
+  # What the event function calls decides what it may call (tests/deploy checks the two
+  # against each other for every configuration it plans).
+  event_glue_actions = concat(
+    ["glue:GetTable", "glue:BatchCreatePartition"],
+    length(var.extra_databases) > 0 ? ["glue:GetTables"] : [],
+    var.delete_empty_partitions ? ["glue:BatchGetPartition", "glue:DeletePartition"] : [],
+  )
+  event_lists_objects = var.delete_empty_partitions
+
+  # Exactly the served tables, their databases and the catalog; a database of
+  # extra_databases has tables nobody names, so all of its tables.
+  glue_resources = concat(
+    [local.catalog_arn],
+    [for d in local.databases : "${local.glue_arn}:database/${d}"],
+    [for _, t in local.tables : "${local.glue_arn}:table/${t.database}/${t.name}"],
+    [for d in var.extra_databases : "${local.glue_arn}:table/${d}/*"],
+  )
+  bucket_arns = [for b in local.buckets : "arn:${local.partition}:s3:::${b}"]
+  templates_outside = [
+    for k, t in local.tables : k
+    if t.template == null ? false : !startswith(t.template, "s3://${t.bucket}/${t.prefix}")
+  ]
+  object_arns = [for _, t in local.tables : "arn:${local.partition}:s3:::${t.bucket}/${t.prefix}*"]
+
+  environment = {
+    GLUE_TABLES             = join(",", sort(keys(local.tables)))
+    GLUE_DATABASES          = join(",", var.extra_databases)
+    GLUE_CATALOG_ID         = var.catalog_id == null ? "" : var.catalog_id
+    DELETE_EMPTY_PARTITIONS = tostring(var.delete_empty_partitions)
+    SCHEMA_DRIFT_DETECTION  = tostring(var.schema_drift_detection)
+    LOG_LEVEL               = var.log_level
+    TABLE_CACHE_SECONDS     = tostring(var.table_cache_seconds)
+    METRICS_NAMESPACE       = var.metrics_namespace
+    METRICS_PER_TABLE       = "true"
+    POWERTOOLS_SERVICE_NAME = var.name
+  }
 }
 
 ################################################################################
-# Data bucket
+# The data bucket, when the module creates it
 ################################################################################
 
 resource "aws_s3_bucket" "data" {
@@ -76,6 +79,13 @@ resource "aws_s3_bucket" "data" {
   # checkov:skip=CKV_AWS_145:SSE-S3 is the default; pass kms_key_arn for SSE-KMS.
   bucket = var.bucket_name
   tags   = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.bucket_name != null
+      error_message = "create_bucket needs bucket_name."
+    }
+  }
 }
 
 resource "aws_s3_bucket_public_access_block" "data" {
@@ -103,14 +113,13 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "data" {
 }
 
 data "aws_iam_policy_document" "tls_only" {
+  count = var.create_bucket && var.require_tls ? 1 : 0
+
   statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      local.bucket_arn,
-      "${local.bucket_arn}/*",
-    ]
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.data[0].arn, "${aws_s3_bucket.data[0].arn}/*"]
 
     principals {
       type        = "*"
@@ -129,191 +138,20 @@ resource "aws_s3_bucket_policy" "tls_only" {
   count = var.create_bucket && var.require_tls ? 1 : 0
 
   bucket     = aws_s3_bucket.data[0].id
-  policy     = data.aws_iam_policy_document.tls_only.json
+  policy     = data.aws_iam_policy_document.tls_only[0].json
   depends_on = [aws_s3_bucket_public_access_block.data]
 }
 
 ################################################################################
-# Glue database and table (declared here, or discovered once by a crawler)
+# The event function: one for every served table
 ################################################################################
 
-resource "aws_glue_catalog_database" "this" {
-  count = var.create_database ? 1 : 0
-
-  catalog_id = local.catalog_id
-  name       = var.database_name
-}
-
-resource "aws_glue_catalog_table" "this" {
-  count = var.schema_source == "terraform" ? 1 : 0
-
-  catalog_id    = local.catalog_id
-  name          = var.table_name
-  database_name = var.create_database ? aws_glue_catalog_database.this[0].name : var.database_name
-  table_type    = "EXTERNAL_TABLE"
-
-  parameters = merge(
-    { classification = var.data_format, EXTERNAL = "TRUE" },
-    var.location_template == null ? {} : { "storage.location.template" = var.location_template },
-    var.data_format == "csv" && var.csv_header ? { "skip.header.line.count" = "1" } : {},
-  )
-
-  storage_descriptor {
-    location      = local.location
-    input_format  = local.formats[var.data_format].input
-    output_format = local.formats[var.data_format].output
-
-    ser_de_info {
-      serialization_library = local.formats[var.data_format].serde
-      parameters            = local.formats[var.data_format].params
-    }
-
-    dynamic "columns" {
-      for_each = var.columns
-      content {
-        name = columns.value.name
-        type = columns.value.type
-      }
-    }
-  }
-
-  dynamic "partition_keys" {
-    for_each = var.partition_keys
-    content {
-      name = partition_keys.value.name
-      type = partition_keys.value.type
-    }
-  }
-}
-
-# Athena plans a query over many partitions by reading the index instead of listing them.
-resource "aws_glue_partition_index" "this" {
-  count = var.schema_source == "terraform" && length(var.partition_index_keys) > 0 ? 1 : 0
-
-  catalog_id    = local.catalog_id
-  database_name = aws_glue_catalog_table.this[0].database_name
-  table_name    = aws_glue_catalog_table.this[0].name
-
-  partition_index {
-    index_name = "${var.table_name}_by_${join("_", var.partition_index_keys)}"
-    keys       = var.partition_index_keys
-  }
-
-  lifecycle {
-    precondition {
-      condition     = alltrue([for i, k in var.partition_index_keys : try(var.partition_keys[i].name, null) == k])
-      error_message = "partition_index_keys must be leading partition keys, in order (for year/month/day: [\"year\"] or [\"year\", \"month\"] ...)."
-    }
-  }
-}
-
-data "aws_iam_policy_document" "crawler_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["glue.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "crawler" {
-  count = var.schema_source == "crawler" ? 1 : 0
-
-  name               = "${var.name}-crawler"
-  assume_role_policy = data.aws_iam_policy_document.crawler_assume.json
-  tags               = var.tags
-}
-
-resource "aws_iam_role_policy_attachment" "crawler_service" {
-  count = var.schema_source == "crawler" ? 1 : 0
-
-  role       = aws_iam_role.crawler[0].name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSGlueServiceRole"
-}
-
-data "aws_iam_policy_document" "crawler_read" {
-  statement {
-    actions   = ["s3:GetObject"]
-    resources = ["${local.bucket_arn}/${local.key_prefix}*"]
-  }
-  statement {
-    actions   = ["s3:ListBucket"]
-    resources = [local.bucket_arn]
-  }
-  # An SSE-KMS bucket's objects are unreadable without their key.
-  dynamic "statement" {
-    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
-    content {
-      actions   = ["kms:Decrypt"]
-      resources = [statement.value]
-    }
-  }
-}
-
-resource "aws_iam_role_policy" "crawler_read" {
-  count = var.schema_source == "crawler" ? 1 : 0
-
-  name   = "read-table-data"
-  role   = aws_iam_role.crawler[0].id
-  policy = data.aws_iam_policy_document.crawler_read.json
-}
-
-# Runs once, by hand (`aws glue start-crawler --name ...`): no schedule. Afterwards the
-# registrar keeps partitions current and the crawler is never needed again. Until it has run,
-# the table does not exist: every event fails (TableNotFound) and waits in the dead-letter
-# queue (see the crawler_next_step output).
-resource "aws_glue_crawler" "this" {
-  # checkov:skip=CKV_AWS_195:The crawler only reads the data and writes catalog metadata: it has no output or job bookmarks for a security configuration to encrypt.
-  count = var.schema_source == "crawler" ? 1 : 0
-
-  name          = "${var.name}-${var.table_name}"
-  database_name = var.create_database ? aws_glue_catalog_database.this[0].name : var.database_name
-  role          = aws_iam_role.crawler[0].arn
-
-  s3_target {
-    path       = local.location
-    exclusions = ["**/_*", "**/.*"]
-  }
-
-  schema_change_policy {
-    update_behavior = "LOG"
-    delete_behavior = "LOG"
-  }
-
-  recrawl_policy {
-    recrawl_behavior = "CRAWL_EVERYTHING"
-  }
-
-  configuration = jsonencode({
-    Version  = 1.0
-    Grouping = { TableGroupingPolicy = "CombineCompatibleSchemas" }
-  })
-
-  tags = var.tags
-
-  lifecycle {
-    precondition {
-      condition     = var.table_prefix != "" && local.crawler_table == var.table_name
-      error_message = "A crawler names its table after the last folder of its path: with schema_source = \"crawler\", set table_name = \"${local.crawler_table}\" (or a table_prefix ending in /${var.table_name}), so that the function serves the table the crawler makes."
-    }
-    precondition {
-      condition     = var.location_template == null
-      error_message = "location_template needs schema_source = \"terraform\": a crawler does not set storage.location.template on the tables it makes, so the function would read the layout as Hive's."
-    }
-  }
-}
-
-################################################################################
-# The function
-################################################################################
-
-resource "aws_cloudwatch_log_group" "lambda" {
+resource "aws_cloudwatch_log_group" "function" {
   # checkov:skip=CKV_AWS_158:Logs hold object keys and partition values, no secrets; CloudWatch encrypts at rest by default.
   # checkov:skip=CKV_AWS_338:Retention is a cost choice, set by log_retention_days.
-  count = var.create_log_group ? 1 : 0
+  for_each = var.create_log_group ? toset(["", "-repair"]) : toset([])
 
-  name              = "/aws/lambda/${var.name}"
+  name              = "/aws/lambda/${var.name}${each.key}"
   retention_in_days = var.log_retention_days
   tags              = var.tags
 }
@@ -328,31 +166,27 @@ data "aws_iam_policy_document" "lambda_assume" {
   }
 }
 
-resource "aws_iam_role" "lambda" {
+resource "aws_iam_role" "function" {
   name               = var.name
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
   tags               = var.tags
 }
 
-# Least privilege: exactly the Glue and S3 actions the function calls in this configuration,
-# on this catalog's databases and tables and this bucket only.
-data "aws_iam_policy_document" "lambda" {
+# Least privilege: exactly the Glue and S3 actions the event function calls in this
+# configuration, on the served tables, their databases and their buckets only.
+data "aws_iam_policy_document" "function" {
   statement {
-    sid     = "GlueCatalog"
-    actions = local.glue_actions
-    resources = concat(
-      ["arn:${local.partition}:glue:${local.region}:${local.catalog_id}:catalog"],
-      [for db in local.databases : "arn:${local.partition}:glue:${local.region}:${local.catalog_id}:database/${db}"],
-      [for db in local.databases : "arn:${local.partition}:glue:${local.region}:${local.catalog_id}:table/${db}/*"],
-    )
+    sid       = "GlueCatalog"
+    actions   = local.event_glue_actions
+    resources = local.glue_resources
   }
 
   dynamic "statement" {
-    for_each = local.lists_objects ? [1] : []
+    for_each = local.event_lists_objects ? [1] : []
     content {
       sid       = "ListTableData"
       actions   = ["s3:ListBucket"]
-      resources = [local.bucket_arn]
+      resources = local.bucket_arns
     }
   }
 
@@ -361,7 +195,7 @@ data "aws_iam_policy_document" "lambda" {
     content {
       sid       = "ReadParquetFooters"
       actions   = ["s3:GetObject"]
-      resources = ["${local.bucket_arn}/${local.key_prefix}*"]
+      resources = local.object_arns
     }
   }
 
@@ -381,7 +215,7 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   # Failed asynchronous invocations' records go to the dead-letter queue (the on-failure
-  # destination); SQS mode also reads its queue.
+  # destination); with a queue, the function also reads it.
   statement {
     sid       = "DeadLetter"
     actions   = ["sqs:SendMessage"]
@@ -389,7 +223,7 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   dynamic "statement" {
-    for_each = var.trigger_mode == "sqs" ? [1] : []
+    for_each = local.uses_sqs ? [1] : []
     content {
       sid       = "ConsumeEvents"
       actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
@@ -398,30 +232,10 @@ data "aws_iam_policy_document" "lambda" {
   }
 }
 
-resource "aws_iam_role_policy" "lambda" {
+resource "aws_iam_role_policy" "function" {
   name   = "registrar"
-  role   = aws_iam_role.lambda.id
-  policy = data.aws_iam_policy_document.lambda.json
-}
-
-# A catalog governed by Lake Formation checks its own permissions besides IAM's.
-resource "aws_lakeformation_permissions" "table" {
-  count = var.lake_formation_permissions ? 1 : 0
-
-  catalog_id = local.catalog_id
-  principal  = aws_iam_role.lambda.arn
-  permissions = distinct(concat(
-    ["DESCRIBE", "INSERT"],
-    local.repairs || var.delete_empty_partitions ? ["SELECT"] : [],
-    local.drops_partitions ? ["DELETE"] : [],
-    local.repairs && var.repair_update_schema ? ["ALTER"] : [],
-  ))
-
-  table {
-    catalog_id    = local.catalog_id
-    database_name = var.database_name
-    name          = var.table_name
-  }
+  role   = aws_iam_role.function.id
+  policy = data.aws_iam_policy_document.function.json
 }
 
 resource "aws_lambda_function" "this" {
@@ -429,32 +243,27 @@ resource "aws_lambda_function" "this" {
   # checkov:skip=CKV_AWS_173:The environment holds table names and flags, no secrets.
   # checkov:skip=CKV_AWS_272:Code signing needs a signing profile the user may not have; the package is built from source by `make package`.
   # checkov:skip=CKV_AWS_116:Failures reach the dead-letter queue through the on-failure destination (with the error) or the SQS redrive policy; a function DLQ as well would deliver each failure twice.
-  function_name    = var.name
-  description      = "Registers Glue partitions for objects landing under ${local.location}"
-  role             = aws_iam_role.lambda.arn
-  runtime          = "provided.al2023"
-  handler          = "bootstrap"
-  architectures    = [var.architecture]
-  filename         = local.lambda_zip
-  source_code_hash = fileexists(local.lambda_zip) ? filebase64sha256(local.lambda_zip) : null
-  memory_size      = var.memory_size
-  timeout          = var.timeout
+  function_name     = var.name
+  description       = "Registers Glue partitions the moment objects land, for ${length(local.tables)} tables"
+  role              = aws_iam_role.function.arn
+  runtime           = "provided.al2023"
+  handler           = "bootstrap"
+  architectures     = [var.architecture]
+  filename          = var.lambda_zip
+  source_code_hash  = var.lambda_zip != null && fileexists(coalesce(var.lambda_zip, "-")) ? filebase64sha256(var.lambda_zip) : null
+  s3_bucket         = try(var.lambda_s3.bucket, null)
+  s3_key            = try(var.lambda_s3.key, null)
+  s3_object_version = try(var.lambda_s3.version, null)
+  memory_size       = var.memory_size
+  timeout           = var.timeout
+  # Every change is a new version, and every trigger targets the `live` alias: rolling back
+  # is moving the alias to the version before.
+  publish = true
 
   reserved_concurrent_executions = var.reserved_concurrency
 
   environment {
-    variables = {
-      GLUE_TABLES             = local.table
-      GLUE_DATABASES          = join(",", var.extra_databases)
-      GLUE_CATALOG_ID         = var.catalog_id == null ? "" : var.catalog_id
-      DELETE_EMPTY_PARTITIONS = tostring(var.delete_empty_partitions)
-      SCHEMA_DRIFT_DETECTION  = tostring(var.schema_drift_detection)
-      LOG_LEVEL               = var.log_level
-      TABLE_CACHE_SECONDS     = tostring(var.table_cache_seconds)
-      METRICS_NAMESPACE       = var.metrics_namespace
-      METRICS_PER_TABLE       = "true"
-      POWERTOOLS_SERVICE_NAME = var.name
-    }
+    variables = local.environment
   }
 
   tracing_config {
@@ -462,20 +271,52 @@ resource "aws_lambda_function" "this" {
   }
 
   tags       = var.tags
-  depends_on = [aws_cloudwatch_log_group.lambda, aws_iam_role_policy.lambda]
+  depends_on = [aws_cloudwatch_log_group.function, aws_iam_role_policy.function]
 
   lifecycle {
     precondition {
-      condition     = fileexists(local.lambda_zip)
-      error_message = "No deployment package at ${local.lambda_zip}: run `make package` in the repository first (or set lambda_zip)."
+      condition     = (var.lambda_zip == null) != (var.lambda_s3 == null)
+      error_message = "Give the package as exactly one of lambda_zip (a path; `make package` writes dist/bootstrap.zip) and lambda_s3 (an S3 object)."
+    }
+    precondition {
+      condition     = var.lambda_zip == null || fileexists(coalesce(var.lambda_zip, "-"))
+      error_message = "No deployment package at ${coalesce(var.lambda_zip, "-")}: run `make package` in the repository first, or point lambda_zip at the zip."
+    }
+    precondition {
+      condition     = local.manifest == null || try(local.manifest.architecture, var.architecture) == var.architecture
+      error_message = "The package is built for ${try(local.manifest.architecture, "?")}, not architecture = \"${var.architecture}\": build it with `make package ARCH=${var.architecture}`, or set architecture to match."
+    }
+    precondition {
+      condition     = !var.schema_drift_detection || contains(coalesce(local.features, ["unknown"]), "schema-drift")
+      error_message = "schema_drift_detection needs a package with the Parquet reader: build it with `make package FEATURES=schema-drift` (for lambda_s3, list \"schema-drift\" in its features)."
+    }
+    precondition {
+      condition     = length(local.tables) + length(var.extra_databases) > 0
+      error_message = "Nothing to serve: name existing tables in tables, define some in table_definitions, or serve whole databases with extra_databases."
+    }
+    precondition {
+      condition     = alltrue([for k, t in local.tables : t.bucket != ""])
+      error_message = "Every served table needs an s3:// location; these have none: ${join(", ", [for k, t in local.tables : k if t.bucket == ""])}."
+    }
+    precondition {
+      condition     = length(local.templates_outside) == 0
+      error_message = "A storage.location.template lies outside its table's location (so its objects would never pass the table's delivery filter): ${join(", ", local.templates_outside)}."
     }
   }
 }
 
-# Asynchronous invocations (S3 events in "s3" mode, scheduled repairs): retried, then their
-# failure record, which holds the event, goes to the dead-letter queue.
+resource "aws_lambda_alias" "live" {
+  name             = "live"
+  description      = "What every trigger invokes: move it to roll back."
+  function_name    = aws_lambda_function.this.function_name
+  function_version = aws_lambda_function.this.version
+}
+
+# Asynchronous invocations (S3 events in "s3" mode): retried, then their failure record,
+# which holds the event, goes to the dead-letter queue.
 resource "aws_lambda_function_event_invoke_config" "this" {
   function_name                = aws_lambda_function.this.function_name
+  qualifier                    = aws_lambda_alias.live.name
   maximum_retry_attempts       = var.async_retry_attempts
   maximum_event_age_in_seconds = 21600
 
@@ -487,7 +328,7 @@ resource "aws_lambda_function_event_invoke_config" "this" {
 }
 
 ################################################################################
-# Triggering: S3 -> Lambda, or S3 -> SQS -> Lambda
+# Triggering: S3 → Lambda, S3 → SQS → Lambda, or S3 → EventBridge → SQS → Lambda
 ################################################################################
 
 resource "aws_sqs_queue" "dlq" {
@@ -497,21 +338,8 @@ resource "aws_sqs_queue" "dlq" {
   tags                      = var.tags
 }
 
-# trigger_mode = "s3"
-resource "aws_lambda_permission" "s3" {
-  count = var.trigger_mode == "s3" ? 1 : 0
-
-  statement_id   = "AllowS3Invoke"
-  action         = "lambda:InvokeFunction"
-  function_name  = aws_lambda_function.this.function_name
-  principal      = "s3.amazonaws.com"
-  source_arn     = local.bucket_arn
-  source_account = local.account
-}
-
-# trigger_mode = "sqs"
 resource "aws_sqs_queue" "events" {
-  count = var.trigger_mode == "sqs" ? 1 : 0
+  count = local.uses_sqs ? 1 : 0
 
   name = "${var.name}-events"
   # Lambda's advice: six times the function's timeout, plus the batching window.
@@ -526,40 +354,62 @@ resource "aws_sqs_queue" "events" {
 }
 
 data "aws_iam_policy_document" "events_queue" {
-  count = var.trigger_mode == "sqs" ? 1 : 0
+  count = local.uses_sqs ? 1 : 0
 
-  statement {
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.events[0].arn]
-    principals {
-      type        = "Service"
-      identifiers = ["s3.amazonaws.com"]
+  dynamic "statement" {
+    for_each = var.trigger_mode == "sqs" ? [1] : []
+    content {
+      sid       = "S3Notifications"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.events[0].arn]
+      principals {
+        type        = "Service"
+        identifiers = ["s3.amazonaws.com"]
+      }
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = local.bucket_arns
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [local.account]
+      }
     }
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [local.bucket_arn]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account]
+  }
+
+  dynamic "statement" {
+    for_each = var.trigger_mode == "eventbridge" ? [1] : []
+    content {
+      sid       = "EventBridgeRules"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.events[0].arn]
+      principals {
+        type        = "Service"
+        identifiers = ["events.amazonaws.com"]
+      }
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = [for r in aws_cloudwatch_event_rule.objects : r.arn]
+      }
     }
   }
 }
 
 resource "aws_sqs_queue_policy" "events" {
-  count = var.trigger_mode == "sqs" ? 1 : 0
+  count = local.uses_sqs ? 1 : 0
 
   queue_url = aws_sqs_queue.events[0].id
   policy    = data.aws_iam_policy_document.events_queue[0].json
 }
 
 resource "aws_lambda_event_source_mapping" "sqs" {
-  count = var.trigger_mode == "sqs" ? 1 : 0
+  count = local.uses_sqs ? 1 : 0
 
   event_source_arn                   = aws_sqs_queue.events[0].arn
-  function_name                      = aws_lambda_function.this.arn
+  function_name                      = aws_lambda_alias.live.arn
   batch_size                         = var.sqs_batch_size
   maximum_batching_window_in_seconds = var.sqs_batching_window_seconds
   function_response_types            = ["ReportBatchItemFailures"]
@@ -572,72 +422,122 @@ resource "aws_lambda_event_source_mapping" "sqs" {
   }
 }
 
+resource "aws_lambda_permission" "s3" {
+  for_each = var.trigger_mode == "s3" ? local.buckets : toset([])
+
+  statement_id   = "AllowS3Invoke-${each.key}"
+  action         = "lambda:InvokeFunction"
+  function_name  = aws_lambda_function.this.function_name
+  qualifier      = aws_lambda_alias.live.name
+  principal      = "s3.amazonaws.com"
+  source_arn     = "arn:${local.partition}:s3:::${each.key}"
+  source_account = local.account
+}
+
+# S3 keeps one notification configuration per bucket: writing it replaces every other
+# notification of the bucket. The module writes it only where the caller said the module
+# owns it (manage_bucket_notifications, or a bucket it created); otherwise a plan stops
+# (s3 and sqs modes need it), or EventBridge delivery is left to whoever owns the bucket's
+# configuration (eventbridge mode: one line there, `eventbridge = true`).
 resource "aws_s3_bucket_notification" "this" {
-  bucket = local.bucket_name
+  for_each = {
+    for b in local.buckets : b => b
+    if local.owns[b] || var.trigger_mode != "eventbridge"
+  }
+
+  bucket      = each.key
+  eventbridge = var.trigger_mode == "eventbridge" ? true : null
 
   dynamic "lambda_function" {
-    for_each = var.trigger_mode == "s3" ? [1] : []
+    for_each = var.trigger_mode == "s3" ? local.by_bucket[each.key] : {}
     content {
-      lambda_function_arn = aws_lambda_function.this.arn
+      id                  = lambda_function.key
+      lambda_function_arn = aws_lambda_alias.live.arn
       events              = local.notification_events
-      filter_prefix       = local.key_prefix
+      filter_prefix       = lambda_function.value.prefix
       filter_suffix       = var.filter_suffix
     }
   }
 
   dynamic "queue" {
-    for_each = var.trigger_mode == "sqs" ? [1] : []
+    for_each = var.trigger_mode == "sqs" ? local.by_bucket[each.key] : {}
     content {
+      id            = queue.key
       queue_arn     = aws_sqs_queue.events[0].arn
       events        = local.notification_events
-      filter_prefix = local.key_prefix
+      filter_prefix = queue.value.prefix
       filter_suffix = var.filter_suffix
     }
   }
 
-  depends_on = [aws_lambda_permission.s3, aws_sqs_queue_policy.events]
-}
+  depends_on = [aws_lambda_permission.s3, aws_sqs_queue_policy.events, aws_s3_bucket.data]
 
-################################################################################
-# Scheduled repair: a sync on a schedule, the safety net for events lost upstream
-################################################################################
-
-resource "aws_cloudwatch_event_rule" "repair" {
-  count = local.repairs ? 1 : 0
-
-  name                = "${var.name}-repair"
-  description         = "Runs a sync of ${local.table}: registers partitions whose events were lost."
-  schedule_expression = var.repair_schedule
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_event_target" "repair" {
-  count = local.repairs ? 1 : 0
-
-  rule = aws_cloudwatch_event_rule.repair[0].name
-  arn  = aws_lambda_function.this.arn
-  input = jsonencode({
-    sync = {
-      table         = local.table
-      prune         = var.repair_prune
-      update_schema = var.repair_update_schema
+  lifecycle {
+    precondition {
+      condition     = local.owns[each.key]
+      error_message = "trigger_mode = \"${var.trigger_mode}\" writes the whole notification configuration of bucket ${each.key}, which removes every notification of other consumers there. Set manage_bucket_notifications = true if this module owns that configuration, or use trigger_mode = \"eventbridge\", which shares the bucket (with `eventbridge = true` set where its notifications are managed)."
     }
+    precondition {
+      condition = alltrue(flatten([
+        for a, ta in local.by_bucket[each.key] : [
+          for b, tb in local.by_bucket[each.key] : a == b || !startswith(tb.prefix, ta.prefix)
+        ]
+      ]))
+      error_message = "In bucket ${each.key}, one table's prefix holds another's: S3 refuses overlapping notification filters. Use trigger_mode = \"eventbridge\", which filters per rule."
+    }
+  }
+}
+
+# One rule per table: the table's prefix (and suffix), created (and deleted) objects.
+resource "aws_cloudwatch_event_rule" "objects" {
+  for_each = var.trigger_mode == "eventbridge" ? local.tables : {}
+
+  name        = substr("${var.name}-${replace(each.key, ".", "-")}", 0, 64)
+  description = "Objects of ${each.key} (s3://${each.value.bucket}/${each.value.prefix}) to the registrar's queue."
+  event_pattern = jsonencode({
+    source      = ["aws.s3"]
+    detail-type = local.detail_types
+    detail = merge(
+      { bucket = { name = [each.value.bucket] } },
+      var.filter_suffix != "" ? { object = { key = [{ wildcard = "${each.value.prefix}*${var.filter_suffix}" }] } } :
+      each.value.prefix != "" ? { object = { key = [{ prefix = each.value.prefix }] } } : {},
+    )
   })
+  tags = var.tags
 }
 
-resource "aws_lambda_permission" "repair" {
-  count = local.repairs ? 1 : 0
+resource "aws_cloudwatch_event_target" "objects" {
+  for_each = aws_cloudwatch_event_rule.objects
 
-  statement_id  = "AllowScheduledRepair"
-  action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.this.function_name
-  principal     = "events.amazonaws.com"
-  source_arn    = aws_cloudwatch_event_rule.repair[0].arn
+  rule = each.value.name
+  arn  = aws_sqs_queue.events[0].arn
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dlq.arn
+  }
 }
 
 ################################################################################
-# Athena: query the new partitions at once
+# Lake Formation and Athena
 ################################################################################
+
+# A catalog governed by Lake Formation checks its own permissions besides IAM's.
+resource "aws_lakeformation_permissions" "function" {
+  for_each = var.lake_formation_permissions ? local.tables : {}
+
+  catalog_id = local.catalog_id
+  principal  = aws_iam_role.function.arn
+  permissions = distinct(concat(
+    ["DESCRIBE", "INSERT"],
+    var.delete_empty_partitions ? ["SELECT", "DELETE"] : [],
+  ))
+
+  table {
+    catalog_id    = local.catalog_id
+    database_name = each.value.database
+    name          = each.value.name
+  }
+}
 
 resource "aws_athena_workgroup" "this" {
   count = var.create_athena_workgroup ? 1 : 0
@@ -650,7 +550,7 @@ resource "aws_athena_workgroup" "this" {
     publish_cloudwatch_metrics_enabled = true
 
     result_configuration {
-      output_location = "s3://${var.bucket_name}/${var.athena_results_prefix}/"
+      output_location = "s3://${coalesce(var.athena_results_bucket, var.bucket_name, "-")}/${var.athena_results_prefix}/"
 
       encryption_configuration {
         encryption_option = "SSE_S3"

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Name prefix for every resource (function, queues, roles, alarms)."
+  description = "Name prefix for every resource (functions, queues, roles, state machine, alarms)."
   type        = string
   default     = "glue-partition-registrar"
 
@@ -15,20 +15,142 @@ variable "tags" {
   default     = {}
 }
 
-# --- Data bucket -------------------------------------------------------------------------
+# --- The package ---------------------------------------------------------------------------
+
+variable "lambda_zip" {
+  description = "Path of the deployment package (`make package` writes dist/bootstrap.zip, and dist/bootstrap.json beside it saying its architecture and features). Give this or lambda_s3."
+  type        = string
+  default     = null
+}
+
+variable "lambda_s3" {
+  description = "The deployment package as an S3 object, instead of lambda_zip: its bucket, key, optional version, and the cargo features it was built with (\"schema-drift\")."
+  type = object({
+    bucket   = string
+    key      = string
+    version  = optional(string)
+    features = optional(list(string), [])
+  })
+  default = null
+}
+
+variable "architecture" {
+  description = "Lambda architecture of the package: arm64 (the default build, about 20 % cheaper per GB-second) or x86_64 (`make package ARCH=x86_64`)."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture is x86_64 or arm64."
+  }
+}
+
+# --- Tables ----------------------------------------------------------------------------------
+
+variable "tables" {
+  description = "Existing Glue tables to serve, as database.table. Their locations, partition keys and layouts are read from the catalog at plan time: nobody types a prefix twice."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for t in var.tables : can(regex("^[a-z0-9_]{1,255}\\.[a-z0-9_]{1,255}$", t))])
+    error_message = "Each table is database.table, in lower-case letters, digits and underscores: a Glue database name has no dot, and Glue lower-cases names."
+  }
+}
+
+variable "table_definitions" {
+  description = "Tables this module creates (Terraform owns their schema), keyed database.table: the bucket (default bucket_name) and key prefix of their data, columns, partition keys, format, and optionally a storage.location.template for a non-Hive layout, a partition index, or schema_source = \"crawler\" for a crawler (without schedule) that makes the table once."
+  type = map(object({
+    prefix               = string
+    bucket               = optional(string)
+    columns              = optional(list(object({ name = string, type = string })), [])
+    partition_keys       = list(object({ name = string, type = string }))
+    data_format          = optional(string, "parquet")
+    csv_delimiter        = optional(string, ",")
+    csv_header           = optional(bool, false)
+    location_template    = optional(string)
+    partition_index_keys = optional(list(string), [])
+    schema_source        = optional(string, "terraform")
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k, _ in var.table_definitions : can(regex("^[a-z0-9_]{1,255}\\.[a-z0-9_]{1,255}$", k))])
+    error_message = "Each table definition is keyed database.table, in lower-case letters, digits and underscores: a Glue database name has no dot."
+  }
+  validation {
+    condition     = alltrue([for _, d in var.table_definitions : !startswith(d.prefix, "/") && !endswith(d.prefix, "/") && !strcontains(d.prefix, "//")])
+    error_message = "A table definition's prefix takes no leading or trailing slash (clickstream, or raw/clickstream); empty for the bucket root."
+  }
+  validation {
+    condition     = alltrue([for _, d in var.table_definitions : contains(["parquet", "json", "csv"], d.data_format) && length(d.csv_delimiter) == 1 && contains(["terraform", "crawler"], d.schema_source) && length(d.partition_keys) > 0])
+    error_message = "A table definition has data_format parquet, json or csv; a one-character csv_delimiter; schema_source terraform or crawler; and at least one partition key."
+  }
+  validation {
+    condition     = alltrue([for _, d in var.table_definitions : d.location_template == null || d.schema_source == "terraform"])
+    error_message = "location_template needs schema_source = \"terraform\": a crawler does not set storage.location.template on the tables it makes, so the function would read the layout as Hive's."
+  }
+  validation {
+    condition = alltrue([for _, d in var.table_definitions : alltrue([for i, k in d.partition_index_keys : try(d.partition_keys[i].name, null) == k])])
+
+    error_message = "partition_index_keys must be leading partition keys, in order (for year/month/day: [\"year\"] or [\"year\", \"month\"] ...)."
+  }
+}
+
+variable "create_databases" {
+  description = "Glue databases this module creates (for table_definitions); the others must exist."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for d in var.create_databases : can(regex("^[a-z0-9_]{1,255}$", d))])
+    error_message = "A database name is lower-case letters, digits and underscores: no dot."
+  }
+}
+
+variable "extra_databases" {
+  description = "GLUE_DATABASES: databases whose every partitioned table the function also serves (their tables are not known at plan time: the function's Glue grant covers every table of these databases, and their prefixes get no delivery filter of their own)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for d in var.extra_databases : can(regex("^[a-z0-9_]{1,255}$", d))])
+    error_message = "A database name is lower-case letters, digits and underscores: no dot."
+  }
+}
+
+variable "catalog_id" {
+  description = "Account id of the Glue Data Catalog to register in (GLUE_CATALOG_ID), when the catalog is kept in a central account; null is this account's. The IAM policies name that catalog."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.catalog_id == null || can(regex("^[0-9]{12}$", var.catalog_id))
+    error_message = "catalog_id must be a 12-digit AWS account id."
+  }
+}
+
+variable "lake_formation_permissions" {
+  description = "Grant the functions' roles the Lake Formation permissions they need on each served table (for a catalog governed by Lake Formation): DESCRIBE and INSERT, SELECT for repairs and deletions, DELETE for deletions and pruning, ALTER for schema updates."
+  type        = bool
+  default     = false
+}
+
+# --- The data bucket -----------------------------------------------------------------------
 
 variable "create_bucket" {
-  description = "Create the data bucket. Set false and give bucket_name to use an existing bucket."
+  description = "Create the data bucket bucket_name (with public access blocked, default encryption and a TLS-only policy). Its notification configuration is then the module's own."
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "bucket_name" {
-  description = "Name of the data bucket: the one to create, or the existing one when create_bucket is false."
+  description = "The bucket to create (create_bucket), and the bucket of table_definitions that name none. Tables of var.tables name their own buckets."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name))
+    condition     = var.bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name))
     error_message = "bucket_name must be a valid S3 bucket name: 3-63 lower-case letters, digits, dots and hyphens."
   }
 }
@@ -40,7 +162,7 @@ variable "require_tls" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key of the bucket's default encryption (SSE-KMS): the created bucket uses it, and the crawler and drift detection are allowed to decrypt with it. null means SSE-S3 (AES256)."
+  description = "KMS key of the data's encryption (SSE-KMS): a created bucket uses it, and the crawler and drift detection may decrypt with it. null means SSE-S3."
   type        = string
   default     = null
 
@@ -50,235 +172,41 @@ variable "kms_key_arn" {
   }
 }
 
-# --- Glue table ----------------------------------------------------------------------------
+# --- Triggering ----------------------------------------------------------------------------
 
-variable "catalog_id" {
-  description = "Account id of the Glue Data Catalog to register in (GLUE_CATALOG_ID), when the catalog is kept in a central account; null is this account's. The IAM policy names that catalog."
+variable "trigger_mode" {
+  description = "How object events reach the function. \"eventbridge\": the bucket's EventBridge delivery, one rule per table prefix, to SQS, then the function (shares a bucket with any other consumer). \"sqs\": S3 notifications to SQS, then the function. \"s3\": S3 invokes the function. s3 and sqs write the bucket's whole notification configuration: see manage_bucket_notifications."
   type        = string
-  default     = null
+  default     = "eventbridge"
 
   validation {
-    condition     = var.catalog_id == null || can(regex("^[0-9]{12}$", var.catalog_id))
-    error_message = "catalog_id must be a 12-digit AWS account id."
+    condition     = contains(["s3", "sqs", "eventbridge"], var.trigger_mode)
+    error_message = "trigger_mode is \"s3\", \"sqs\" or \"eventbridge\"."
   }
 }
 
-variable "create_database" {
-  description = "Create the Glue database. Set false to use an existing one (creating it again fails with AlreadyExists)."
-  type        = bool
-  default     = true
-}
-
-variable "database_name" {
-  description = "Glue database that holds the table."
-  type        = string
-  default     = "analytics"
-
-  validation {
-    condition     = can(regex("^[a-z0-9_]{1,255}$", var.database_name))
-    error_message = "database_name must be lower-case letters, digits and underscores (Glue lower-cases names)."
-  }
-}
-
-variable "table_name" {
-  description = "Glue table the function registers partitions for. With schema_source = \"crawler\" it must be the last folder of table_prefix, the name the crawler gives the table."
-  type        = string
-  default     = "clickstream"
-
-  validation {
-    condition     = can(regex("^[a-z0-9_]{1,255}$", var.table_name))
-    error_message = "table_name must be lower-case letters, digits and underscores (Glue lower-cases names)."
-  }
-}
-
-variable "table_prefix" {
-  description = "Key prefix of the table's data in the bucket, without leading or trailing slash; empty for the bucket root."
-  type        = string
-  default     = "clickstream"
-
-  validation {
-    condition     = !startswith(var.table_prefix, "/") && !endswith(var.table_prefix, "/") && !strcontains(var.table_prefix, "//")
-    error_message = "table_prefix takes no leading or trailing slash (clickstream, or raw/clickstream); leave it empty for the bucket root."
-  }
-}
-
-variable "schema_source" {
-  description = "How the table's schema comes to be: \"terraform\" declares it from columns/partition_keys; \"crawler\" creates a Glue crawler without schedule, to run once by hand."
-  type        = string
-  default     = "terraform"
-
-  validation {
-    condition     = contains(["terraform", "crawler"], var.schema_source)
-    error_message = "schema_source is \"terraform\" or \"crawler\"."
-  }
-}
-
-variable "columns" {
-  description = "Data columns of the table (name and Hive/Athena type), when schema_source is \"terraform\"."
-  type        = list(object({ name = string, type = string }))
-  default = [
-    { name = "user_id", type = "string" },
-    { name = "url", type = "string" },
-    { name = "ts", type = "timestamp" },
-  ]
-}
-
-variable "partition_keys" {
-  description = "Partition keys in path order (name and type). With the default Hive layout keys look like year=2026/month=11/day=25/."
-  type        = list(object({ name = string, type = string }))
-  default = [
-    { name = "year", type = "string" },
-    { name = "month", type = "string" },
-    { name = "day", type = "string" },
-  ]
-
-  validation {
-    condition     = length(var.partition_keys) > 0
-    error_message = "A partitioned table needs at least one partition key."
-  }
-}
-
-variable "data_format" {
-  description = "Storage format of the table's files: parquet, json or csv."
-  type        = string
-  default     = "parquet"
-
-  validation {
-    condition     = contains(["parquet", "json", "csv"], var.data_format)
-    error_message = "data_format is parquet, json or csv."
-  }
-}
-
-variable "csv_delimiter" {
-  description = "data_format = \"csv\": the field delimiter (LazySimpleSerDe's field.delim)."
-  type        = string
-  default     = ","
-
-  validation {
-    condition     = length(var.csv_delimiter) == 1
-    error_message = "csv_delimiter is one character."
-  }
-}
-
-variable "csv_header" {
-  description = "data_format = \"csv\": the files start with a header line, which queries skip."
+variable "manage_bucket_notifications" {
+  description = "The module owns the notification configuration of the tables' buckets: S3 keeps one per bucket, and writing it removes every notification not in it. Needed for trigger_mode s3 and sqs on buckets this module did not create; in eventbridge mode it lets the module turn on the bucket's EventBridge delivery (else turn it on where the configuration is managed: `eventbridge = true` in its aws_s3_bucket_notification)."
   type        = bool
   default     = false
 }
 
-variable "location_template" {
-  description = "Optional storage.location.template for a non-Hive layout, e.g. s3://bucket/logs/$${year}/$${month}/$${day}. null keeps the Hive layout. Needs schema_source = \"terraform\"."
+variable "filter_suffix" {
+  description = "Only objects whose key ends with this reach the function (e.g. .parquet); empty for all."
   type        = string
-  default     = null
-
-  validation {
-    condition     = var.location_template == null || can(regex("^s3://", var.location_template))
-    error_message = "location_template is an s3:// URI with $${key} placeholders."
-  }
-}
-
-variable "partition_index_keys" {
-  description = "Leading partition keys to build a Glue partition index on (e.g. [\"year\", \"month\"]), so that Athena plans queries over many partitions quickly; empty for none. schema_source = \"terraform\" only."
-  type        = list(string)
-  default     = []
-}
-
-# --- Function ------------------------------------------------------------------------------
-
-variable "lambda_zip" {
-  description = "Path of the deployment package that `make package` builds; null is dist/bootstrap.zip of this repository."
-  type        = string
-  default     = null
-}
-
-variable "architecture" {
-  description = "Lambda architecture matching the package: x86_64 (the default build) or arm64 (cheaper; build with `make package ARCH=arm64`)."
-  type        = string
-  default     = "x86_64"
-
-  validation {
-    condition     = contains(["x86_64", "arm64"], var.architecture)
-    error_message = "architecture is x86_64 or arm64."
-  }
-}
-
-variable "memory_size" {
-  description = "Lambda memory in MB; 128 is enough (see README, Performance)."
-  type        = number
-  default     = 128
-
-  validation {
-    condition     = var.memory_size >= 128 && var.memory_size <= 10240
-    error_message = "memory_size is 128 to 10240 MB."
-  }
-}
-
-variable "timeout" {
-  description = "Lambda timeout in seconds. The function stops its calls a second before it (five for a scheduled repair) and names what it did not do."
-  type        = number
-  default     = 60
-
-  validation {
-    condition     = var.timeout >= 3 && var.timeout <= 900
-    error_message = "timeout is 3 to 900 seconds."
-  }
-}
-
-variable "reserved_concurrency" {
-  description = "Reserved concurrent executions; -1 leaves the function unreserved. A small number also caps Glue request rates."
-  type        = number
-  default     = -1
-
-  validation {
-    condition     = var.reserved_concurrency >= -1
-    error_message = "reserved_concurrency is -1 (unreserved) or a count."
-  }
-}
-
-variable "create_log_group" {
-  description = "Create the function's log group /aws/lambda/<name>. Set false when it exists already (creating it again fails with AlreadyExists)."
-  type        = bool
-  default     = true
-}
-
-variable "log_level" {
-  description = "LOG_LEVEL of the function: error, warn, info or debug."
-  type        = string
-  default     = "info"
-
-  validation {
-    condition     = contains(["error", "warn", "info", "debug"], var.log_level)
-    error_message = "log_level is error, warn, info or debug."
-  }
-}
-
-variable "log_retention_days" {
-  description = "Retention of the function's log group, in days."
-  type        = number
-  default     = 30
-
-  validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be one CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
-  }
+  default     = ""
 }
 
 variable "delete_empty_partitions" {
-  description = "DELETE_EMPTY_PARTITIONS: drop a partition when the location the catalog has for it holds no data any more (subscribes to ObjectRemoved events too)."
+  description = "DELETE_EMPTY_PARTITIONS: drop a partition when the location the catalog has for it holds no data any more (the function receives ObjectRemoved events too)."
   type        = bool
   default     = false
 }
 
 variable "schema_drift_detection" {
-  description = "SCHEMA_DRIFT_DETECTION: read the Parquet footer of the first object of each new partition (ranged GETs) and report columns that differ from the table's; allows s3:GetObject on the table's prefix."
+  description = "SCHEMA_DRIFT_DETECTION: read the Parquet footer of the first object of each new partition (ranged GETs) and report columns that differ from the table's; allows s3:GetObject on the tables' prefixes. Needs a package built with `make package FEATURES=schema-drift`."
   type        = bool
   default     = false
-}
-
-variable "extra_databases" {
-  description = "GLUE_DATABASES: further Glue databases whose every partitioned table in this bucket the function also serves. The IAM policy grants them too."
-  type        = list(string)
-  default     = []
 }
 
 variable "table_cache_seconds" {
@@ -292,33 +220,8 @@ variable "table_cache_seconds" {
   }
 }
 
-variable "lake_formation_permissions" {
-  description = "Grant the function's role the Lake Formation permissions it needs on the table (for a catalog governed by Lake Formation): DESCRIBE and INSERT, SELECT for repairs and deletions, DELETE for deletions and pruning, ALTER for schema updates."
-  type        = bool
-  default     = false
-}
-
-# --- Triggering ----------------------------------------------------------------------------
-
-variable "trigger_mode" {
-  description = "\"s3\": S3 invokes the function directly (async retries, then the failure record goes to the dead-letter queue). \"sqs\": S3 -> SQS -> Lambda with batching and ReportBatchItemFailures, for busy buckets."
-  type        = string
-  default     = "s3"
-
-  validation {
-    condition     = contains(["s3", "sqs"], var.trigger_mode)
-    error_message = "trigger_mode is \"s3\" or \"sqs\"."
-  }
-}
-
-variable "filter_suffix" {
-  description = "Only objects whose key ends with this trigger the function (e.g. .parquet); empty for all."
-  type        = string
-  default     = ""
-}
-
 variable "async_retry_attempts" {
-  description = "Lambda's retries of a failed asynchronous invocation (S3 events in trigger_mode \"s3\", scheduled repairs) before its failure record goes to the dead-letter queue (0-2)."
+  description = "Lambda's retries of a failed asynchronous invocation (trigger_mode \"s3\") before its failure record goes to the dead-letter queue (0-2)."
   type        = number
   default     = 2
 
@@ -329,7 +232,7 @@ variable "async_retry_attempts" {
 }
 
 variable "sqs_batch_size" {
-  description = "trigger_mode \"sqs\": messages per invocation (1-10000; over 10 needs a batching window of at least 1 second)."
+  description = "trigger_mode \"sqs\" and \"eventbridge\": messages per invocation (1-10000; over 10 needs a batching window of at least 1 second)."
   type        = number
   default     = 100
 
@@ -340,7 +243,7 @@ variable "sqs_batch_size" {
 }
 
 variable "sqs_batching_window_seconds" {
-  description = "trigger_mode \"sqs\": how long Lambda gathers messages before invoking (0-300)."
+  description = "trigger_mode \"sqs\" and \"eventbridge\": how long Lambda gathers messages before invoking (0-300)."
   type        = number
   default     = 10
 
@@ -351,7 +254,7 @@ variable "sqs_batching_window_seconds" {
 }
 
 variable "sqs_max_receive_count" {
-  description = "trigger_mode \"sqs\": deliveries of a message before it moves to the dead-letter queue."
+  description = "trigger_mode \"sqs\" and \"eventbridge\": deliveries of a message before it moves to the dead-letter queue."
   type        = number
   default     = 5
 
@@ -361,10 +264,73 @@ variable "sqs_max_receive_count" {
   }
 }
 
-# --- Scheduled repair ----------------------------------------------------------------------
+# --- The function --------------------------------------------------------------------------
+
+variable "memory_size" {
+  description = "The event function's memory in MB; 128 is enough (README, Performance)."
+  type        = number
+  default     = 128
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240
+    error_message = "memory_size is 128 to 10240 MB."
+  }
+}
+
+variable "timeout" {
+  description = "The event function's timeout in seconds. It stops its calls a second before it and names what it did not do."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.timeout >= 3 && var.timeout <= 900
+    error_message = "timeout is 3 to 900 seconds."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions of the event function; -1 leaves it unreserved. A small number also caps Glue request rates."
+  type        = number
+  default     = -1
+
+  validation {
+    condition     = var.reserved_concurrency >= -1
+    error_message = "reserved_concurrency is -1 (unreserved) or a count."
+  }
+}
+
+variable "create_log_group" {
+  description = "Create the functions' log groups /aws/lambda/<name> (and <name>-repair). Set false when they exist already."
+  type        = bool
+  default     = true
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the functions: error, warn, info or debug."
+  type        = string
+  default     = "info"
+
+  validation {
+    condition     = contains(["error", "warn", "info", "debug"], var.log_level)
+    error_message = "log_level is error, warn, info or debug."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the log groups, in days."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
+}
+
+# --- The repair ----------------------------------------------------------------------------
 
 variable "repair_schedule" {
-  description = "Invoke the function on a schedule with a sync request: the safety net for events lost upstream. null for none."
+  description = "Start the repair state machine on a schedule, for every served table: the safety net for events lost upstream. An EventBridge schedule expression, e.g. cron(0 3 * * ? *); null for none (the state machine is deployed all the same, for backfills on demand)."
   type        = string
   default     = null
 
@@ -374,40 +340,106 @@ variable "repair_schedule" {
   }
 }
 
+variable "repair_interval_hours" {
+  description = "Hours between two scheduled repairs, at most: the repair-missing alarm's window. 24 suits a daily schedule; a weekly cron needs 168."
+  type        = number
+  default     = 24
+
+  validation {
+    condition     = var.repair_interval_hours >= 1 && var.repair_interval_hours <= 168
+    error_message = "repair_interval_hours is 1 to 168 (CloudWatch evaluates at most 7 days)."
+  }
+}
+
 variable "repair_prune" {
-  description = "The scheduled repair also drops partitions whose location holds no data (sync --prune)."
+  description = "The repair also drops partitions whose location holds no data (sync --prune), once a whole pass has shown them empty."
   type        = bool
   default     = false
 }
 
 variable "repair_update_schema" {
-  description = "The scheduled repair also brings partitions' schemas in line with the table's (sync --update-schema)."
+  description = "The repair also brings partitions' schemas in line with their table's (sync --update-schema)."
   type        = bool
   default     = false
+}
+
+variable "repair_timeout" {
+  description = "The repair function's timeout in seconds: each run walks until 8 seconds before it and returns a cursor the state machine goes on from."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.repair_timeout >= 30 && var.repair_timeout <= 900
+    error_message = "repair_timeout is 30 to 900 seconds."
+  }
+}
+
+variable "repair_memory_size" {
+  description = "The repair function's memory in MB (CPU comes with it: 1769 MB is one vCPU)."
+  type        = number
+  default     = 1024
+
+  validation {
+    condition     = var.repair_memory_size >= 128 && var.repair_memory_size <= 10240
+    error_message = "repair_memory_size is 128 to 10240 MB."
+  }
+}
+
+variable "repair_groups" {
+  description = "A table is cut into units of its key space, walked in this many groups by separate invocations at once (the state machine's map)."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.repair_groups >= 1 && var.repair_groups <= 40
+    error_message = "repair_groups is 1 to 40."
+  }
+}
+
+variable "repair_concurrency" {
+  description = "Invocations of the repair function at once, per table."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.repair_concurrency >= 1 && var.repair_concurrency <= 40
+    error_message = "repair_concurrency is 1 to 40."
+  }
+}
+
+variable "repair_max_runs" {
+  description = "Runs of one group of a table, at most, before the execution fails (a run that makes no progress must not loop for ever)."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.repair_max_runs >= 1 && var.repair_max_runs <= 500
+    error_message = "repair_max_runs is 1 to 500."
+  }
 }
 
 # --- Monitoring ----------------------------------------------------------------------------
 
 variable "metrics_namespace" {
-  description = "CloudWatch namespace of the function's metrics (METRICS_NAMESPACE)."
+  description = "CloudWatch namespace of the functions' metrics (METRICS_NAMESPACE). Several deployments may share one: every metric carries the `service` dimension, the deployment's name."
   type        = string
   default     = "GluePartitionRegistrar"
 }
 
 variable "encrypt_alarm_topic" {
-  description = "Encrypt the alarm topic with a customer-managed KMS key whose policy lets CloudWatch publish ($1 a month). The AWS-managed alias/aws/sns key cannot: its policy does not admit CloudWatch, so alarms would never arrive."
+  description = "Encrypt the alarm topic with a customer-managed KMS key whose policy lets this account's CloudWatch publish ($1 a month). The AWS-managed alias/aws/sns key cannot: its policy does not admit CloudWatch."
   type        = bool
   default     = true
 }
 
 variable "alarm_email" {
-  description = "E-mail address subscribed to the alarm topic; null for none (subscribe something else to the topic output)."
+  description = "E-mail address subscribed to the alarm topic; null for none."
   type        = string
   default     = null
 }
 
 variable "no_partition_alarm_hours" {
-  description = "Alarm when no partition was created for this many hours (for feeds that must arrive daily, e.g. 26); null disables it. At most 168 (CloudWatch evaluates at most 7 days)."
+  description = "Alarm when no partition was created for this many hours (for feeds that must arrive daily, e.g. 26); null disables it. At most 168."
   type        = number
   default     = null
 
@@ -417,16 +449,33 @@ variable "no_partition_alarm_hours" {
   }
 }
 
+variable "freshness_alarm_seconds" {
+  description = "Alarm when the p99 of new partitions' freshness (from the object's event time to Glue's confirmation) is over this many seconds in five minutes; null disables it."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.freshness_alarm_seconds == null ? true : var.freshness_alarm_seconds > 0
+    error_message = "freshness_alarm_seconds is a number of seconds over 0."
+  }
+}
+
 # --- Athena --------------------------------------------------------------------------------
 
 variable "create_athena_workgroup" {
-  description = "Create an Athena workgroup with its results location in the data bucket. Set false to use an existing workgroup."
+  description = "Create an Athena workgroup with its results location (athena_results_bucket, default bucket_name)."
   type        = bool
-  default     = true
+  default     = false
+}
+
+variable "athena_results_bucket" {
+  description = "Bucket of the workgroup's query results; null is bucket_name."
+  type        = string
+  default     = null
 }
 
 variable "athena_results_prefix" {
-  description = "Key prefix in the data bucket for Athena query results (outside the table's prefix)."
+  description = "Key prefix of Athena query results (outside every table's prefix)."
   type        = string
   default     = "athena-results"
 }

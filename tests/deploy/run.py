@@ -1,24 +1,34 @@
-"""The bundled Terraform, proven on the local AWS emulator (part of `make test`).
+"""The bundled Terraform module, consumed as callers consume it, proven on the local AWS
+emulator (part of `make test`).
 
-1. `terraform init` (offline from a local provider plugin directory when this machine has
-   one, from the registry otherwise) and `terraform validate` of a test root module: the
-   module's files beside `emulator.tf`, whose provider points every service at moto.
-2. `terraform plan` of three variable sets that between them switch every toggle; for each,
-   the function's IAM actions and environment are checked against what the configuration
-   needs.
-3. `terraform apply` in SQS mode, then the flow a user runs, with only what Terraform made
-   and output: objects uploaded to its bucket, the S3 notifications moto delivers to its
-   queue handed to the registrar as Lambda's event source mapping would (with the function's
-   environment as Lambda reports it), deletions, the scheduled repair's own input, and the
-   partitions checked in Glue.
-4. `terraform destroy`, and nothing it made is left.
+1. One work tree holds the module (terraform/), its examples (examples/minimal,
+   examples/complete) and this test's roots (tests/deploy/roots/*), laid out as in the
+   repository, so that every `source = "../../terraform"` resolves as a caller's does; each
+   root gets an override file pointing the AWS provider at moto. Each is initialised
+   (offline from a local provider mirror when there is one) and validated; no plan may warn
+   (the provider versions the module allows have no deprecation for what it uses).
+2. Plans: the complete example (many tables, SQS, repair, a central catalog, KMS), checking
+   that each function's role allows exactly the calls it makes and its environment; and the
+   configurations that cannot work, each of which must stop with its message.
+3. Applied on moto, on buckets that already notify another team:
+   - the minimal example (one existing table, EventBridge): each rule's pattern checked with
+     EventBridge's TestEventPattern, objects uploaded, moto's EventBridge delivery to the
+     queue, the queue handed to the registrar as Lambda's event source mapping would;
+   - two deployments on one bucket, each with its own state: each receives exactly its
+     tables' events, and keeps them when the other is destroyed;
+   - many tables end to end in SQS mode, deletions, and the repair's state machine as
+     deployed, validated by asl-validator and played with the function's own inputs and
+     outputs (tests/deploy/asl.py).
+   The other team's notification is still there after every apply and destroy.
+4. `terraform destroy` leaves nothing of the module behind.
 
-Usage: run.py BINARY   (the glue-partition-registrar binary that plays the function)
+Usage: run.py BINARY   (the glue-partition-registrar binary that plays the functions)
 """
 
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,10 +40,14 @@ import boto3
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, HERE)
+from asl import Failed, Machine  # noqa: E402
 from local_moto import emulator_env, start_moto  # noqa: E402
 
 REGION = "us-east-1"
-NAME = "glue-partition-registrar"
+ACCOUNT = "123456789012"
+SERVICES = ["athena", "cloudwatch", "events", "glue", "iam", "kms", "lakeformation", "lambda", "logs", "s3",
+            "sfn", "sns", "sqs", "sts"]
 
 
 def fail(message):
@@ -67,96 +81,142 @@ def plugin_dir():
     return None
 
 
+def asl_validator():
+    path = os.path.join(ROOT, ".venv", "node", "node_modules", ".bin", "asl-validator")
+    if not os.path.exists(path):
+        fail(f"asl-validator (npm) is not at {path}: run `make test`, which installs it")
+    return path
+
+
+OVERRIDE = """# Written by tests/deploy/run.py: the caller's provider, pointed at the local emulator.
+provider "aws" {{
+  region                      = "{region}"
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  skip_requesting_account_id  = false
+  s3_use_path_style           = true
+
+  endpoints {{
+{endpoints}
+  }}
+}}
+"""
+
+
 class Terraform:
+    """Terraform in one root of the work tree."""
+
     def __init__(self, workdir, endpoint):
         self.bin = terraform_binary()
         self.dir = workdir
-        self.endpoint = endpoint
         self.env = dict(os.environ, TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1",
                         AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION=REGION)
+        endpoints = "\n".join(f'    {s:<13} = "{endpoint}"' for s in SERVICES)
+        with open(os.path.join(workdir, "emulator_override.tf"), "w") as f:
+            f.write(OVERRIDE.format(region=REGION, endpoints=endpoints))
 
-    def run(self, *args, capture=False):
-        result = subprocess.run([self.bin, *args], cwd=self.dir, env=self.env, text=True,
+    def run(self, *args, expect_failure=False):
+        result = subprocess.run([self.bin, *args, "-no-color"], cwd=self.dir, env=self.env, text=True,
                                 capture_output=True)
+        if expect_failure:
+            return result
         if result.returncode != 0:
-            fail(f"terraform {' '.join(args[:2])} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+            fail(f"terraform {' '.join(args[:2])} in {os.path.basename(self.dir)} failed:\n"
+                 f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        # The module's own warnings (init's, of a local provider mirror's lock file, and the
+        # CLI's of a missing configuration file, are the machine's).
+        warnings = [w for w in re.findall(r"Warning: (.+)", result.stdout + result.stderr)
+                    if "Unable to open CLI configuration file" not in w and args[0] != "init"]
+        if warnings:
+            fail(f"terraform {args[0]} in {os.path.basename(self.dir)} warned: {warnings}\n"
+                 f"{result.stdout[-3000:]}{result.stderr[-2000:]}")
         return result.stdout
 
-    def vars(self, var_file, zip_path):
-        return [f"-var-file={os.path.join(HERE, var_file)}", f"-var=emulator_endpoint={self.endpoint}",
-                f"-var=lambda_zip={zip_path}"]
+    def init(self):
+        plugins = plugin_dir()
+        self.run("init", *([f"-plugin-dir={plugins}"] if plugins else []))
+        self.run("validate")
+        return plugins
+
+    def outputs(self):
+        return {k: v["value"] for k, v in json.loads(self.run("output", "-json")).items()}
 
 
-def expected_actions(v):
-    """What the function calls, by configuration (README, "Deploy to AWS")."""
-    repairs = v.get("repair_schedule") is not None
-    deletes = v.get("delete_empty_partitions", False)
-    actions = {"glue:GetTable", "glue:BatchCreatePartition"}
-    if v.get("extra_databases"):
-        actions.add("glue:GetTables")
-    if repairs:
-        actions |= {"glue:GetPartitions", "s3:ListBucket"}
-    if deletes:
-        actions |= {"glue:BatchGetPartition", "glue:DeletePartition", "s3:ListBucket"}
-    if repairs and v.get("repair_prune"):
-        actions.add("glue:DeletePartition")
-    if repairs and v.get("repair_update_schema"):
-        actions.add("glue:BatchUpdatePartition")
-    if v.get("schema_drift_detection"):
-        actions.add("s3:GetObject")
-    return actions
+def clients(endpoint):
+    kw = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing",
+              aws_secret_access_key="testing")
+    return {s: boto3.client(s, **kw) for s in ("s3", "sqs", "glue", "lambda", "events", "stepfunctions",
+                                                 "iam", "cloudwatch", "sns", "logs", "kms")}
 
 
-def tfvars(name):
-    """The variable file's values, read by terraform itself (console) would be heavy: the
-    files here are flat `key = value` lines, which json can mostly read."""
-    values = {}
-    text = open(os.path.join(HERE, name)).read()
-    for line in text.splitlines():
-        line = line.split("#")[0].strip()
-        if "=" not in line or line.startswith(("{", "}", "]")):
-            continue
-        key, value = (p.strip() for p in line.split("=", 1))
-        try:
-            values[key] = json.loads(value)
-        except ValueError:
-            values[key] = value
-    return values
-
-
-def check_plan(tf, var_file, zip_path):
-    tf.run("plan", *tf.vars(var_file, zip_path), "-out=plan.bin", "-no-color")
-    plan = json.loads(tf.run("show", "-json", "plan.bin"))
-    v = tfvars(var_file)
-    outputs = plan["planned_values"]["outputs"]
-    actions = set(outputs["function_actions"]["value"])
-    want = expected_actions(v)
-    if actions != want:
-        fail(f"{var_file}: the role allows {sorted(actions)}, the configuration needs {sorted(want)}")
-    function = next(r for r in plan["planned_values"]["root_module"]["resources"]
-                    if r["address"] == "aws_lambda_function.this")
-    env = function["values"]["environment"][0]["variables"]
-    checks = {
-        "DELETE_EMPTY_PARTITIONS": str(v.get("delete_empty_partitions", False)).lower(),
-        "SCHEMA_DRIFT_DETECTION": str(v.get("schema_drift_detection", False)).lower(),
-        "GLUE_CATALOG_ID": v.get("catalog_id", ""),
-        "GLUE_DATABASES": ",".join(v.get("extra_databases", [])),
-    }
-    for key, value in checks.items():
-        if env[key] != value:
-            fail(f"{var_file}: {key}={env[key]!r}, expected {value!r}")
-    addresses = {r["address"] for r in plan["planned_values"]["root_module"]["resources"]}
-    print(f"plan {var_file}: {len(addresses)} resources; role allows {len(actions)} actions")
-    return addresses
-
-
-def dummy_zip(directory):
-    """moto stores the package without running it: a stand-in `bootstrap` is enough."""
-    path = os.path.join(directory, "bootstrap.zip")
-    with zipfile.ZipFile(path, "w") as z:
+def work_tree():
+    """The module, the examples and the roots, as the repository lays them out, with a stand-in
+    package (moto stores the package without running it) and its manifest."""
+    work = tempfile.mkdtemp(prefix="registrar-deploy-")
+    shutil.copytree(os.path.join(ROOT, "terraform"), os.path.join(work, "terraform"),
+                    ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+    shutil.copytree(os.path.join(ROOT, "examples"), os.path.join(work, "examples"),
+                    ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+    shutil.copytree(os.path.join(HERE, "roots"), os.path.join(work, "roots"),
+                    ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+    os.makedirs(os.path.join(work, "dist"))
+    with zipfile.ZipFile(os.path.join(work, "dist", "bootstrap.zip"), "w") as z:
         z.writestr("bootstrap", "#!/bin/sh\nexit 1\n")
-    return path
+    manifest(work, "arm64", [])
+    return work
 
+
+def manifest(work, architecture, features):
+    with open(os.path.join(work, "dist", "bootstrap.json"), "w") as f:
+        json.dump({"architecture": architecture, "features": features}, f)
+
+
+# --- Fixtures: what exists before a caller's first plan -------------------------------------
+
+def existing_table(aws, database, table, location, keys, template=None):
+    try:
+        aws["glue"].create_database(DatabaseInput={"Name": database})
+    except aws["glue"].exceptions.AlreadyExistsException:
+        pass
+    params = {"classification": "json"}
+    if template:
+        params["storage.location.template"] = template
+    aws["glue"].create_table(DatabaseName=database, TableInput={
+        "Name": table, "TableType": "EXTERNAL_TABLE", "Parameters": params,
+        "PartitionKeys": [{"Name": k, "Type": "string"} for k in keys],
+        "StorageDescriptor": {
+            "Columns": [{"Name": "user_id", "Type": "string"}], "Location": location,
+            "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+            "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+            "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}}})
+
+
+def shared_bucket(aws, bucket):
+    """A bucket that already notifies another team's queue, whose owner has turned on
+    EventBridge delivery (the one-line change the README gives)."""
+    aws["s3"].create_bucket(Bucket=bucket)
+    queue = aws["sqs"].create_queue(QueueName=f"other-team-{bucket}")["QueueUrl"]
+    arn = aws["sqs"].get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws["s3"].put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "QueueConfigurations": [{"Id": "other-team", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}],
+        "EventBridgeConfiguration": {},
+    })
+    return queue
+
+
+def other_team_kept(aws, bucket, when):
+    config = aws["s3"].get_bucket_notification_configuration(Bucket=bucket)
+    ids = [q.get("Id") for q in config.get("QueueConfigurations", [])]
+    if "other-team" not in ids:
+        fail(f"{when}: the other team's notification on {bucket} is gone: {config}")
+    if "EventBridgeConfiguration" not in config:
+        fail(f"{when}: EventBridge delivery on {bucket} was turned off: {config}")
+
+
+# --- Playing Lambda's event source mapping --------------------------------------------------
 
 def sqs_event(messages, queue_arn):
     return {"Records": [{
@@ -166,99 +226,351 @@ def sqs_event(messages, queue_arn):
         "awsRegion": REGION} for m in messages]}
 
 
-def play_event_source_mapping(sqs, binary, env, queue_url, queue_arn, batch_size):
-    """Lambda's SQS event source mapping, by hand: receive, invoke, delete what succeeded."""
-    invocations = 0
+def function_env(aws, endpoint, function_name):
+    """The function's environment as Lambda reports it, and only the emulator's address added."""
+    variables = aws["lambda"].get_function_configuration(FunctionName=function_name)["Environment"]["Variables"]
+    return emulator_env(endpoint, **variables)
+
+
+def play_event_source_mapping(aws, binary, env, queue_url, batch_size=10):
+    """Lambda's SQS event source mapping, by hand: receive, invoke, delete what succeeded.
+    Returns the reports."""
+    sqs = aws["sqs"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    reports = []
     while True:
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=batch_size,
                                        WaitTimeSeconds=1).get("Messages", [])
         if not messages:
-            return invocations
+            return reports
         result = subprocess.run([binary, "handle", "-"], input=json.dumps(sqs_event(messages, queue_arn)),
                                 capture_output=True, text=True, env=env)
         if result.returncode == 2:
             fail(f"the function refused a batch: {result.stderr}")
         report = json.loads(result.stdout)
-        retry = {f["itemIdentifier"] for f in report["batchItemFailures"]}
-        if retry:
+        if report["batchItemFailures"]:
             fail(f"messages failed: {report['failed']}")
         for m in messages:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
-        invocations += 1
+        reports.append(report)
 
 
-def end_to_end(tf, endpoint, binary, zip_path):
-    tf.run("apply", "-auto-approve", *tf.vars("apply-sqs.tfvars", zip_path), "-no-color")
-    out = {k: v["value"] for k, v in json.loads(tf.run("output", "-json")).items()}
-    kw = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing",
-              aws_secret_access_key="testing")
-    s3, sqs, glue = boto3.client("s3", **kw), boto3.client("sqs", **kw), boto3.client("glue", **kw)
-    lam, events = boto3.client("lambda", **kw), boto3.client("events", **kw)
-
-    # The function's environment as Lambda reports it, and only the emulator's address added.
-    function_env = lam.get_function_configuration(FunctionName=out["function_name"])["Environment"]["Variables"]
-    env = emulator_env(endpoint, **function_env)
-    # moto would play the event source mapping itself, invoking a function it cannot run;
-    # this test plays it instead, with the real binary.
-    queue_url = out["events_queue_url"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    mappings = [m for m in lam.list_event_source_mappings()["EventSourceMappings"] if m["EventSourceArn"] == queue_arn]
+def mapping_of(aws, queue_arn, alias_arn):
+    mappings = [m for m in aws["lambda"].list_event_source_mappings()["EventSourceMappings"]
+                if m["EventSourceArn"] == queue_arn]
     if len(mappings) != 1 or mappings[0]["FunctionResponseTypes"] != ["ReportBatchItemFailures"]:
         fail(f"expected one event source mapping reporting batch item failures, found {mappings}")
-    lam.update_event_source_mapping(UUID=mappings[0]["UUID"], Enabled=False)
-    database, table = out["table"].split(".")
-    prefix = out["table_location"].split("/", 3)[3]
+    # AWS answers the alias's ARN; moto resolves a qualified name when it stores the mapping,
+    # and answers the version the alias points at (an unqualified name stays unqualified).
+    function, alias = alias_arn.rsplit(":", 1)
+    version = aws["lambda"].get_alias(FunctionName=function, Name=alias)["FunctionVersion"]
+    if mappings[0]["FunctionArn"] not in (alias_arn, f"{function}:{version}"):
+        fail(f"the mapping invokes {mappings[0]['FunctionArn']}, not the alias {alias_arn}")
+    # moto would play the mapping itself, invoking a function it cannot run: this test plays it.
+    aws["lambda"].update_event_source_mapping(UUID=mappings[0]["UUID"], Enabled=False)
 
-    keys = [f"{prefix}year=2026/month=11/day={d}/part-{p}.json" for d in (23, 24, 25) for p in (0, 1)]
-    for key in keys + [f"{prefix}year=2026/month=11/day=25/_SUCCESS"]:
-        s3.put_object(Bucket=out["bucket_name"], Key=key, Body=b'{"user_id": "u1"}\n')
-    created = play_event_source_mapping(sqs, binary, env, queue_url, queue_arn, 10)
-    got = sorted(p["Values"] for p in glue.get_partitions(DatabaseName=database, TableName=table)["Partitions"])
-    if got != [["2026", "11", d] for d in ("23", "24", "25")]:
-        fail(f"after the uploads Glue has {got}")
-    print(f"apply: {len(keys)} objects uploaded, {created} batches handled, partitions {got}")
 
+def glue_values(aws, table):
+    database, name = table.split(".")
+    return sorted(p["Values"] for p in aws["glue"].get_partitions(DatabaseName=database, TableName=name)["Partitions"])
+
+
+def s3_eventbridge_event(bucket, key, detail_type="Object Created"):
+    """An S3 event as EventBridge delivers it (AWS's documented shape)."""
+    return {"version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103", "detail-type": detail_type,
+            "source": "aws.s3", "account": ACCOUNT, "time": "2026-11-25T09:15:42Z", "region": REGION,
+            "resources": [f"arn:aws:s3:::{bucket}"],
+            "detail": {"version": "0", "bucket": {"name": bucket},
+                       "object": {"key": key, "size": 5, "etag": "b1946ac92492d2347c6235b4d2611184",
+                                  "sequencer": "00617F08299329D189"},
+                       "request-id": "N4N7GDK58NMKJ12R", "requester": ACCOUNT,
+                       "source-ip-address": "1.2.3.4", "reason": "PutObject"}}
+
+
+def check_rule_patterns(aws, rules, tables):
+    """Each table's rule takes its table's objects and no other's (EventBridge's own
+    TestEventPattern, on moto)."""
+    for key, rule in rules.items():
+        pattern = aws["events"].describe_rule(Name=rule)["EventPattern"]
+        for other, (bucket, prefix) in tables.items():
+            for name in (f"{prefix}year=2026/month=11/day=25/part-0.json", f"{prefix}x"):
+                event = json.dumps(s3_eventbridge_event(bucket, name))
+                got = aws["events"].test_event_pattern(EventPattern=pattern, Event=event)["Result"]
+                if got != (other == key):
+                    fail(f"rule {rule} of {key} {'takes' if got else 'misses'} s3://{bucket}/{name} of {other}")
+        ignored = json.dumps(s3_eventbridge_event(tables[key][0], f"{tables[key][1]}x", "Object Tags Added"))
+        if aws["events"].test_event_pattern(EventPattern=pattern, Event=ignored)["Result"]:
+            fail(f"rule {rule} takes tag events")
+
+
+# --- What each role may do ------------------------------------------------------------------
+
+def expected_actions(config):
+    event = {"glue:GetTable", "glue:BatchCreatePartition"}
+    repair = {"glue:GetTable", "glue:GetPartitions", "glue:BatchCreatePartition", "glue:BatchGetPartition",
+              "s3:ListBucket"}
+    if config.get("extra_databases"):
+        event.add("glue:GetTables")
+        repair.add("glue:GetTables")
+    if config.get("delete_empty_partitions"):
+        event |= {"glue:BatchGetPartition", "glue:DeletePartition", "s3:ListBucket"}
+    if config.get("schema_drift_detection"):
+        event.add("s3:GetObject")
+    if config.get("repair_prune"):
+        repair.add("glue:DeletePartition")
+    if config.get("repair_update_schema"):
+        repair.add("glue:BatchUpdatePartition")
+    return event, repair
+
+
+def check_plan(tf, name, config, module="module.registrar"):
+    tf.run("plan", "-out=plan.bin")
+    plan = json.loads(tf.run("show", "-json", "plan.bin"))
+    resources = []
+
+    def walk(module_values):
+        resources.extend(module_values.get("resources", []))
+        for child in module_values.get("child_modules", []):
+            walk(child)
+    walk(plan["planned_values"]["root_module"])
+    by_address = {r["address"]: r for r in resources}
+    function = by_address[f"{module}.aws_lambda_function.this"]["values"]
+    env = function["environment"][0]["variables"]
+    if env["GLUE_TABLES"] != ",".join(sorted(config["tables"])):
+        fail(f"{name}: GLUE_TABLES={env['GLUE_TABLES']!r}, expected {sorted(config['tables'])}")
+    for key, value in {"DELETE_EMPTY_PARTITIONS": str(config.get("delete_empty_partitions", False)).lower(),
+                       "SCHEMA_DRIFT_DETECTION": str(config.get("schema_drift_detection", False)).lower(),
+                       "GLUE_CATALOG_ID": config.get("catalog_id", ""),
+                       "POWERTOOLS_SERVICE_NAME": config["name"]}.items():
+        if env[key] != value:
+            fail(f"{name}: {key}={env[key]!r}, expected {value!r}")
+    if function["architectures"] != ["arm64"] or function["publish"] is not True:
+        fail(f"{name}: the function is {function['architectures']}, publish {function['publish']}")
+    # Exactly the actions the functions call, on exactly the served tables.
+    # The root's own outputs of the module's (a whole-module output is unknown until applied).
+    outputs = {k: v.get("value") for k, v in plan["planned_values"].get("outputs", {}).items()}
+    want_event, want_repair = expected_actions(config)
+    for output, want in (("function_actions", want_event), ("repair_actions", want_repair)):
+        if set(outputs[output]) != want:
+            fail(f"{name}: {output} is {sorted(outputs[output])}, the function calls {sorted(want)}")
+    tables = sorted(r.split(":table/", 1)[1] for r in outputs["glue_resource_arns"] if ":table/" in r)
+    if tables != sorted(t.replace(".", "/") for t in config["tables"]):
+        fail(f"{name}: the roles' Glue grant names tables {tables}")
+    print(f"plan {name}: {len(resources)} resources; the roles allow exactly what the functions call, "
+          f"on {len(config['tables'])} tables")
+    return by_address
+
+
+def refusals(tf):
+    """Configurations that cannot work stop at plan time, saying what to change."""
+    cases = [
+        ("an existing bucket in sqs mode", ["-var=tables=[\"lake.a1\"]", "-var=trigger_mode=sqs"],
+         "writes the whole notification configuration"),
+        ("a database name with a dot", ["-var=tables=[\"my.db.table\"]"], "database name has no dot"),
+        ("a template outside its table's prefix",
+         ["-var=bucket_name=refused-lake", '-var=table_definitions={"raw.t" = {prefix = "a", '
+          'partition_keys = [{name = "y", type = "int"}], location_template = "s3://refused-lake/other/$${y}"}}'],
+         "lies outside"),
+        ("drift detection on a package without it",
+         ["-var=tables=[\"lake.a1\"]", "-var=schema_drift_detection=true"], "needs a package with the Parquet reader"),
+        ("an architecture the package is not built for",
+         ["-var=tables=[\"lake.a1\"]", "-var=architecture=x86_64"], "built for arm64"),
+        ("a weekly repair with a daily missing-repair alarm",
+         ["-var=tables=[\"lake.a1\"]", "-var=repair_schedule=cron(0 3 ? * MON *)"], "runs about every 168 hours"),
+    ]
+    for what, args, message in cases:
+        result = tf.run("plan", *args, expect_failure=True)
+        text = " ".join((result.stdout + result.stderr).split())
+        if result.returncode == 0 or message not in text:
+            fail(f"{what}: the plan did not stop with `{message}`:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+        print(f"refused: {what} ({message})")
+
+
+# --- The applies ----------------------------------------------------------------------------
+
+def minimal(aws, work, endpoint, binary):
+    """One existing table, EventBridge, on a bucket another team's notification shares."""
+    bucket = "existing-lake"
+    other_queue = shared_bucket(aws, bucket)
+    existing_table(aws, "analytics", "clickstream", f"s3://{bucket}/clickstream/", ["year", "month", "day"])
+    tf = Terraform(os.path.join(work, "examples", "minimal"), endpoint)
+    tf.init()
+    tf.run("apply", "-auto-approve")
+    other_team_kept(aws, bucket, "after apply")
+    out = tf.outputs()
+    check_rule_patterns(aws, out["event_rules"], {"analytics.clickstream": (bucket, "clickstream/")})
+    queue_url = out["events_queue_url"]
+    queue_arn = aws["sqs"].get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    mapping_of(aws, queue_arn, out["function_alias_arn"])
+    function = out["function_name"]
+    for day in ("24", "25"):
+        aws["s3"].put_object(Bucket=bucket, Key=f"clickstream/year=2026/month=11/day={day}/part-0.json", Body=b"{}\n")
+    aws["s3"].put_object(Bucket=bucket, Key="elsewhere/part-0.json", Body=b"{}\n")
+    reports = play_event_source_mapping(aws, binary, function_env(aws, endpoint, function), queue_url)
+    got = glue_values(aws, "analytics.clickstream")
+    if got != [["2026", "11", "24"], ["2026", "11", "25"]]:
+        fail(f"minimal: Glue has {got} after the uploads")
+    objects = sum(len(r["created"]) + len(r["existing"]) + len(r["skipped"]) for r in reports)
+    if objects != 2:
+        fail(f"minimal: the function saw {objects} objects, not the table's 2 (the rule filters the rest)")
+    others = aws["sqs"].receive_message(QueueUrl=other_queue, MaxNumberOfMessages=10).get("Messages", [])
+    if not others:
+        fail("minimal: the other team's queue got no notification: it was replaced")
+    tf.run("destroy", "-auto-approve")
+    other_team_kept(aws, bucket, "after destroy")
+    print(f"minimal example: applied; {len(reports)} SQS batch(es) through EventBridge; partitions {got}; "
+          "the other team's notification kept through apply and destroy")
+
+
+def shared(aws, work, endpoint, binary):
+    """Two deployments on one bucket, each with its own state as two teams would have: each
+    gets exactly its own tables' events."""
+    bucket = "shared-lake"
+    shared_bucket(aws, bucket)
+    for t in ("a1", "b1", "b2"):
+        existing_table(aws, "lake", t, f"s3://{bucket}/{t}/", ["dt"])
+    teams = {"team_a": ["lake.a1"], "team_b": ["lake.b1", "lake.b2"]}
+    roots, out = {}, {}
+    for team in teams:
+        roots[team] = Terraform(os.path.join(work, "roots", team), endpoint)
+        roots[team].init()
+        roots[team].run("apply", "-auto-approve")
+        out[team] = roots[team].outputs()["registrar"]
+    other_team_kept(aws, bucket, "after the two applies")
+    tables = {f"lake.{t}": (bucket, f"{t}/") for t in ("a1", "b1", "b2")}
+    for team, owned in teams.items():
+        rules = out[team]["event_rules"]
+        if sorted(rules) != owned:
+            fail(f"{team} has rules for {sorted(rules)}")
+        for key, rule in rules.items():
+            check_rule_patterns(aws, {key: rule}, tables)
+        mapping_of(aws, out[team]["events_queue_arn"], out[team]["function_alias_arn"])
+    for t in ("a1", "b1", "b2"):
+        aws["s3"].put_object(Bucket=bucket, Key=f"{t}/dt=2026-11-25/part-0.json", Body=b"{}\n")
+
+    def deliver(team):
+        queue = out[team]["events_queue_url"]
+        env = function_env(aws, endpoint, out[team]["function_name"])
+        reports = play_event_source_mapping(aws, binary, env, queue)
+        return sorted(f"{c['database']}.{c['table']}" for r in reports for c in r["created"] + r["existing"])
+    for team, owned in teams.items():
+        got = deliver(team)
+        if got != owned:
+            fail(f"{team} received events of {got}, it serves {owned}")
+    # One deployment goes; the other keeps receiving, and the other team keeps its notification.
+    roots["team_a"].run("destroy", "-auto-approve")
+    other_team_kept(aws, bucket, "after one deployment was destroyed")
+    aws["s3"].put_object(Bucket=bucket, Key="b2/dt=2026-11-26/part-0.json", Body=b"{}\n")
+    if deliver("team_b") != ["lake.b2"]:
+        fail("team_b stopped receiving when team_a was destroyed")
+    roots["team_b"].run("destroy", "-auto-approve")
+    other_team_kept(aws, bucket, "after both were destroyed")
+    print("shared bucket: two deployments each received exactly their tables' events, before and after "
+          "one was destroyed; the other team's notification kept")
+
+
+def run_state_machine(aws, endpoint, binary, machine_arn, execution_input, env):
+    definition = json.loads(aws["stepfunctions"].describe_state_machine(stateMachineArn=machine_arn)["definition"])
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(definition, f)
+    checked = subprocess.run([asl_validator(), "--json-path", f.name], capture_output=True, text=True)
+    os.unlink(f.name)
+    if checked.returncode != 0:
+        fail(f"asl-validator refused the state machine: {checked.stdout}{checked.stderr}")
+
+    def invoke(function_arn, payload):
+        result = subprocess.run([binary, "handle", "-"], input=json.dumps(payload), capture_output=True,
+                                text=True, env=env)
+        if result.returncode == 2:
+            raise Failed("States.TaskFailed", result.stderr)
+        return json.loads(result.stdout)
+    machine = Machine(definition, invoke)
+    machine.run(execution_input)
+    return machine.tasks
+
+
+def sqs_end_to_end(aws, work, endpoint, binary):
+    """Two tables of a bucket the module creates, S3 → SQS, deletions, the repair played."""
+    tf = Terraform(os.path.join(work, "roots", "sqs"), endpoint)
+    tf.init()
+    config = {"name": "deployed", "tables": ["analytics.clickstream", "analytics.logs"],
+              "delete_empty_partitions": True, "repair_prune": True}
+    check_plan(tf, "roots/sqs", config)
+    tf.run("apply", "-auto-approve")
+    out = tf.outputs()["registrar"]
+    bucket = out["bucket_name"]
+    env = function_env(aws, endpoint, out["function_name"])
+    mapping_of(aws, out["events_queue_arn"], out["function_alias_arn"])
+    keys = [f"clickstream/year=2026/month=11/day={d}/part-{p}.json" for d in (23, 24, 25) for p in (0, 1)]
+    keys += ["logs/2026/11/app.json", "logs/2026/12/app.json"]
+    for key in keys + ["clickstream/year=2026/month=11/day=25/_SUCCESS"]:
+        aws["s3"].put_object(Bucket=bucket, Key=key, Body=b'{"user_id": "u1"}\n')
+    batches = play_event_source_mapping(aws, binary, env, out["events_queue_url"])
+    if glue_values(aws, "analytics.clickstream") != [["2026", "11", d] for d in ("23", "24", "25")]:
+        fail(f"after the uploads Glue has {glue_values(aws, 'analytics.clickstream')}")
+    if glue_values(aws, "analytics.logs") != [["2026", "11"], ["2026", "12"]]:
+        fail(f"after the uploads Glue has {glue_values(aws, 'analytics.logs')}")
     # The last objects of a day removed: the partition goes (DELETE_EMPTY_PARTITIONS).
     for key in keys[:2]:
-        s3.delete_object(Bucket=out["bucket_name"], Key=key)
-    play_event_source_mapping(sqs, binary, env, queue_url, queue_arn, 10)
-    got = sorted(p["Values"] for p in glue.get_partitions(DatabaseName=database, TableName=table)["Partitions"])
-    if got != [["2026", "11", d] for d in ("24", "25")]:
-        fail(f"after the deletions Glue has {got}")
-
-    # The scheduled repair, with the input the rule would send: a partition dropped by hand
-    # while its data stays comes back.
-    glue.delete_partition(DatabaseName=database, TableName=table, PartitionValues=["2026", "11", "24"])
-    target = events.list_targets_by_rule(Rule=out["repair_rule"])["Targets"][0]
-    repair = subprocess.run([binary, "handle", "-"], input=target["Input"], capture_output=True, text=True, env=env)
-    if repair.returncode != 0:
-        fail(f"the scheduled repair failed: {repair.stderr}")
-    report = json.loads(repair.stdout)
-    if [p["values"] for p in report["created"]] != [["2026", "11", "24"]]:
-        fail(f"the repair created {report['created']}")
-    print(f"repair: {target['Input']} re-created {[p['values'] for p in report['created']]}")
-
+        aws["s3"].delete_object(Bucket=bucket, Key=key)
+    play_event_source_mapping(aws, binary, env, out["events_queue_url"])
+    if glue_values(aws, "analytics.clickstream") != [["2026", "11", d] for d in ("24", "25")]:
+        fail(f"after the deletions Glue has {glue_values(aws, 'analytics.clickstream')}")
+    # The scheduled repair: its rule starts the state machine with the repair input; a
+    # partition dropped by hand while its data stays comes back, one with no data is pruned.
+    aws["glue"].delete_partition(DatabaseName="analytics", TableName="clickstream", PartitionValues=["2026", "11", "24"])
+    aws["glue"].create_partition(DatabaseName="analytics", TableName="logs", PartitionInput={
+        "Values": ["2025", "1"], "StorageDescriptor": {"Location": f"s3://{bucket}/logs/2025/1/"}})
+    target = aws["events"].list_targets_by_rule(Rule=out["repair_rule"])["Targets"][0]
+    if target["Arn"] != out["state_machine_arn"]:
+        fail(f"the schedule starts {target['Arn']}, not the state machine")
+    repair_input = json.loads(target["Input"])
+    if repair_input != out["repair_input"]:
+        fail(f"the schedule's input is {repair_input}")
+    # A backfill on demand, as `make start-backfill` starts it, from the root's outputs.
+    started = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "start_backfill.py"), "--terraform", tf.bin,
+         "--terraform-dir", tf.dir, "--table", "analytics.logs", "--prune"],
+        capture_output=True, text=True, env=dict(tf.env, AWS_ENDPOINT_URL=endpoint, AWS_DEFAULT_REGION=REGION))
+    if started.returncode != 0:
+        fail(f"start_backfill.py failed: {started.stderr}")
+    execution = aws["stepfunctions"].describe_execution(executionArn=started.stdout.strip())
+    if (execution["stateMachineArn"] != out["state_machine_arn"]
+            or json.loads(execution["input"]) != {"tables": ["analytics.logs"], "prune": True, "update_schema": False}):
+        fail(f"make start-backfill started {execution}")
+    repair_env = function_env(aws, endpoint, out["repair_function_arn"].split(":")[-1])
+    tasks = run_state_machine(aws, endpoint, binary, out["state_machine_arn"], repair_input, repair_env)
+    if glue_values(aws, "analytics.clickstream") != [["2026", "11", d] for d in ("24", "25")]:
+        fail(f"after the repair Glue has {glue_values(aws, 'analytics.clickstream')}")
+    if glue_values(aws, "analytics.logs") != [["2026", "11"], ["2026", "12"]]:
+        fail(f"after the repair Glue has {glue_values(aws, 'analytics.logs')} (the empty partition stays)")
+    print(f"sqs root: applied; {len(keys)} objects in {len(batches)} SQS batch(es); deletions; the repair's state "
+          f"machine validated and played ({tasks} function runs): a lost partition re-created, an empty one pruned")
     # Tear down as the README says: empty the bucket, then destroy.
-    for obj in s3.list_objects_v2(Bucket=out["bucket_name"]).get("Contents", []):
-        s3.delete_object(Bucket=out["bucket_name"], Key=obj["Key"])
-    tf.run("destroy", "-auto-approve", *tf.vars("apply-sqs.tfvars", zip_path), "-no-color")
+    for obj in aws["s3"].list_objects_v2(Bucket=bucket).get("Contents", []):
+        aws["s3"].delete_object(Bucket=bucket, Key=obj["Key"])
+    tf.run("destroy", "-auto-approve")
+
+
+def nothing_left(aws):
     left = {
-        "buckets": [b["Name"] for b in s3.list_buckets().get("Buckets", [])],
-        "queues": sqs.list_queues().get("QueueUrls", []),
-        "functions": [f["FunctionName"] for f in lam.list_functions()["Functions"]],
-        "databases": [d["Name"] for d in glue.get_databases()["DatabaseList"]],
-        "roles": [r["RoleName"] for r in boto3.client("iam", **kw).list_roles()["Roles"] if r["RoleName"].startswith(NAME)],
-        "alarms": [a["AlarmName"] for a in boto3.client("cloudwatch", **kw).describe_alarms()["MetricAlarms"]],
-        "topics": boto3.client("sns", **kw).list_topics()["Topics"],
-        "rules": [r["Name"] for r in events.list_rules()["Rules"]],
-        "log groups": [g["logGroupName"] for g in boto3.client("logs", **kw).describe_log_groups()["logGroups"]],
-        "keys": [k["KeyId"] for k in boto3.client("kms", **kw).list_keys()["Keys"]
-                 if boto3.client("kms", **kw).describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] != "PendingDeletion"],
+        "functions": [f["FunctionName"] for f in aws["lambda"].list_functions()["Functions"]],
+        "roles": [r["RoleName"] for r in aws["iam"].list_roles()["Roles"]
+                  if r["RoleName"].startswith(("glue-partition-registrar", "team-", "deployed", "refused"))],
+        "state machines": [m["name"] for m in aws["stepfunctions"].list_state_machines()["stateMachines"]],
+        "alarms": [a["AlarmName"] for a in aws["cloudwatch"].describe_alarms()["MetricAlarms"]]
+        + [a["AlarmName"] for a in aws["cloudwatch"].describe_alarms()["CompositeAlarms"]],
+        "topics": aws["sns"].list_topics()["Topics"],
+        "rules": [r["Name"] for r in aws["events"].list_rules()["Rules"]],
+        "log groups": [g["logGroupName"] for g in aws["logs"].describe_log_groups()["logGroups"]],
+        "queues": [q for q in aws["sqs"].list_queues().get("QueueUrls", []) if "other-team" not in q],
+        "keys": [k["KeyId"] for k in aws["kms"].list_keys()["Keys"]
+                 if aws["kms"].describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] != "PendingDeletion"],
     }
     left = {k: v for k, v in left.items() if v}
     if left:
         fail(f"terraform destroy left {left}")
-    print("destroy: nothing left behind")
+    print("destroy: nothing of the module left behind")
 
 
 def main():
@@ -267,25 +579,33 @@ def main():
     binary = os.path.abspath(sys.argv[1])
     moto, port = start_moto()
     endpoint = f"http://127.0.0.1:{port}"
-    work = tempfile.mkdtemp(prefix="registrar-deploy-")
+    aws = clients(endpoint)
+    work = work_tree()
     try:
-        for tf_file in glob.glob(os.path.join(ROOT, "terraform", "*.tf")) + [os.path.join(HERE, "emulator.tf")]:
-            shutil.copy(tf_file, work)
-        tf = Terraform(work, endpoint)
-        plugins = plugin_dir()
-        tf.run("init", "-no-color", *([f"-plugin-dir={plugins}"] if plugins else []))
-        tf.run("validate", "-no-color")
+        # The complete example, planned as a caller plans it; its existing tables first.
+        existing_table(aws, "analytics", "orders", "s3://example-lake-orders/orders/", ["dt"])
+        existing_table(aws, "analytics", "clickstream", "s3://example-lake-raw/clickstream/", ["year", "month", "day"])
+        complete = Terraform(os.path.join(work, "examples", "complete"), endpoint)
+        plugins = complete.init()
         print(f"init ({'offline, ' + plugins if plugins else 'registry'}) and validate: ok")
-        zip_path = dummy_zip(work)
-        seen = set()
-        for var_file in ("plan-sqs-everything.tfvars", "plan-s3-existing-crawler.tfvars", "plan-s3-template-csv.tfvars"):
-            seen |= check_plan(tf, var_file, zip_path)
-        for wanted in ("aws_sqs_queue.events[0]", "aws_glue_crawler.this[0]", "aws_glue_partition_index.this[0]",
-                       "aws_lakeformation_permissions.table[0]", "aws_cloudwatch_event_rule.repair[0]",
-                       "aws_kms_key.alarms[0]", "aws_lambda_permission.s3[0]", "aws_s3_bucket.data[0]"):
-            if wanted not in seen:
-                fail(f"no plan exercised {wanted}")
-        end_to_end(tf, endpoint, binary, zip_path)
+        manifest(work, "arm64", ["schema-drift"])
+        check_plan(complete, "examples/complete", {
+            "name": "lake-registrar", "catalog_id": "111122223333",
+            "tables": ["analytics.clickstream", "analytics.orders", "raw.app_logs", "raw.events"],
+            "delete_empty_partitions": True, "schema_drift_detection": True,
+            "repair_prune": True, "repair_update_schema": True})
+        manifest(work, "arm64", [])
+        aws["glue"].delete_table(DatabaseName="analytics", Name="clickstream")
+        aws["glue"].delete_table(DatabaseName="analytics", Name="orders")
+        existing_table(aws, "lake", "a1", "s3://refused-lake/a1/", ["dt"])
+        refused = Terraform(os.path.join(work, "roots", "refusals"), endpoint)
+        refused.init()
+        refusals(refused)
+        aws["glue"].delete_table(DatabaseName="lake", Name="a1")
+        minimal(aws, work, endpoint, binary)
+        shared(aws, work, endpoint, binary)
+        sqs_end_to_end(aws, work, endpoint, binary)
+        nothing_left(aws)
     finally:
         moto.terminate()
         moto.wait()
