@@ -13,10 +13,10 @@ BIN := $(TARGET_DIR)/debug/glue-partition-registrar
 # the zip, bootstrap.json says which, and the features, for Terraform to check.
 FEATURES ?=
 ARCH ?= arm64
-RUST_ARCH := $(if $(filter arm64,$(ARCH)),aarch64,$(ARCH))
+RUST_ARCH = $(if $(filter arm64,$(ARCH)),aarch64,$(ARCH))
 GLIBC := 2.34
-TRIPLE := $(RUST_ARCH)-unknown-linux-gnu
-LAMBDA_BIN := target/lambda/$(TRIPLE)/release/glue-partition-registrar
+TRIPLE = $(RUST_ARCH)-unknown-linux-gnu
+LAMBDA_BIN = target/lambda/$(TRIPLE)/release/glue-partition-registrar
 ZIP := dist/bootstrap.zip
 # cargo-zigbuild and zig come from the venv (PyPI: cargo-zigbuild, ziglang).
 ZIG_PATH := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"

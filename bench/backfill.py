@@ -132,8 +132,8 @@ def backfill(binary, endpoint, table):
         time.sleep(0.01)
     if proc.returncode != 0:
         sys.exit(f"backfill of {table} failed: {stderr[-2000:]}")
-    summary = next(json.loads(l)["fields"] for l in stderr.splitlines()
-                   if l.startswith("{") and json.loads(l)["fields"].get("message") == "sync summary")
+    summary = next(json.loads(l) for l in stderr.splitlines()
+                   if l.startswith("{") and json.loads(l).get("message") == "sync summary")
     report = json.loads(out["stdout"])
     return {
         "created": len(report["created"]),

@@ -171,10 +171,10 @@ class Function:
 
     def log_lines(self):
         """The function's JSON log lines (tracing's, not EMF)."""
-        return [d for d in map(parse_json, list(self.lines)) if isinstance(d, dict) and "fields" in d]
+        return [d for d in map(parse_json, list(self.lines)) if isinstance(d, dict) and "level" in d]
 
     def summaries(self):
-        return [d["fields"] for d in self.log_lines() if d["fields"].get("message") == "invocation summary"]
+        return [d for d in self.log_lines() if d.get("message") == "invocation summary"]
 
     def cpu_ns(self):
         """CPU time the process has used so far (all its threads), in nanoseconds."""
@@ -271,10 +271,10 @@ def main():
         summaries = f.summaries()
         cold, warm = summaries[1], summaries[2]
         rss_kib = f.peak_rss_kib()
-        missing = [l for l in f.log_lines() if "request_id" not in l.get("span", {})]
+        missing = [l for l in f.log_lines() if not l.get("function_request_id")]
         assert not missing, f"log lines without the request id: {missing[:3]}"
         emf = [d for d in map(parse_json, list(f.lines)) if isinstance(d, dict) and "_aws" in d]
-        assert emf and all("requestId" in d for d in emf), "EMF lines without the request id"
+        assert emf and all(d.get("function_request_id") for d in emf), "EMF lines without the request id"
         f.stop()
     finally:
         moto.terminate()

@@ -230,6 +230,7 @@ pub async fn sync(
         unconfirmed = counts.unconfirmed,
         units = walked.units,
         units_done = walked.units_done,
+        split_requests = walked.split_requests,
         pages = walked.pages,
         objects = walked.objects,
         stopped = report.stopped.as_deref(),

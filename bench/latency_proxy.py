@@ -1,0 +1,338 @@
+"""A loopback HTTP proxy in front of moto that makes it answer with real AWS latency, and
+records every request it forwards.
+
+    python bench/latency_proxy.py --upstream 127.0.0.1:PORT [--list-ms 30 --s3-ms 15 --glue-ms 60]
+
+It prints its port on the first line of stdout, then serves until killed. Each request waits
+its latency (ListObjectsV2, other S3 calls, Glue calls: X-Amz-Target AWSGlue.*) and is then
+answered by moto, or, for a bucket given an index, a ListObjectsV2 is answered from a sorted
+index of its keys: stock moto costs O(bucket keys) per listing (0.5 s a page at 10k objects,
+1.2 s at 200k), far more than the latency it stands for. The index answers as S3 documents
+ListObjectsV2 (Prefix, Delimiter, StartAfter, ContinuationToken, MaxKeys, EncodingType=url;
+keys in UTF-8 binary order, CommonPrefixes rolled up from the keys after StartAfter), and
+`/__proxy/compare` checks its answers against moto's own on a sample of the requests a run sent.
+
+Control (bucket names cannot start with "_", so these never shadow S3):
+- GET  /__proxy/stats   every request since the last reset: kind, op, arrival, answer, and the
+                        time moto spent on it; the most in flight;
+- POST /__proxy/reset   forget them; body {"list_ms", "s3_ms", "glue_ms"} sets the latencies;
+- POST /__proxy/index   {"bucket", "file"}: answer that bucket's listings from the keys in file
+                        (one per line); {"bucket", "file": null} drops it;
+- POST /__proxy/compare {"requests": [{"bucket", "query"}]}: each listing answered by the index
+                        and by moto, compared entry by entry; the mismatches.
+"""
+
+import argparse
+import asyncio
+import base64
+import bisect
+import json
+import sys
+import time
+import urllib.parse
+import xml.etree.ElementTree as ET
+
+S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+END = "\U0010ffff"
+
+
+class Index:
+    """One bucket's keys, sorted as S3 sorts them (UTF-8 bytes; Python's code-point order of
+    str is the same order)."""
+
+    def __init__(self, keys):
+        self.keys = sorted(keys)
+
+    def list(self, query):
+        """(keys, common prefixes, truncated, next token) of one ListObjectsV2 request."""
+        prefix = query.get("prefix", "")
+        delimiter = query.get("delimiter", "")
+        max_keys = min(int(query.get("max-keys", "1000")), 1000)
+        token = query.get("continuation-token")
+        after = query.get("start-after", "")
+        if token:
+            after = base64.urlsafe_b64decode(token.encode()).decode()
+        start = max(bisect.bisect_right(self.keys, after), bisect.bisect_left(self.keys, prefix))
+        contents, prefixes = [], []
+        i = start
+        last = None
+        while i < len(self.keys):
+            key = self.keys[i]
+            if not key.startswith(prefix):
+                break
+            if len(contents) + len(prefixes) == max_keys:
+                return contents, prefixes, True, base64.urlsafe_b64encode(last.encode()).decode()
+            rest = key[len(prefix):]
+            cut = rest.find(delimiter) if delimiter else -1
+            if cut >= 0:
+                common = prefix + rest[:cut + len(delimiter)]
+                prefixes.append(common)
+                # A common prefix stands for every key under it: the next entry is past them,
+                # and a token after it means "after every key it rolls up".
+                last = common + END
+                i = bisect.bisect_left(self.keys, last)
+            else:
+                contents.append(key)
+                last = key
+                i += 1
+        return contents, prefixes, False, None
+
+    def answer(self, bucket, query):
+        contents, prefixes, truncated, token = self.list(query)
+        encode = query.get("encoding-type") == "url"
+
+        def enc(text):
+            return urllib.parse.quote(text, safe="/") if encode else xml_escape(text)
+
+        parts = ['<?xml version="1.0" encoding="UTF-8"?>',
+                 '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+                 f"<Name>{xml_escape(bucket)}</Name>", f"<Prefix>{enc(query.get('prefix', ''))}</Prefix>",
+                 f"<MaxKeys>{query.get('max-keys', '1000')}</MaxKeys>",
+                 f"<KeyCount>{len(contents) + len(prefixes)}</KeyCount>",
+                 f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"]
+        if query.get("delimiter"):
+            parts.append(f"<Delimiter>{enc(query['delimiter'])}</Delimiter>")
+        if encode:
+            parts.append("<EncodingType>url</EncodingType>")
+        if query.get("start-after"):
+            parts.append(f"<StartAfter>{enc(query['start-after'])}</StartAfter>")
+        if query.get("continuation-token"):
+            parts.append(f"<ContinuationToken>{xml_escape(query['continuation-token'])}</ContinuationToken>")
+        if token:
+            parts.append(f"<NextContinuationToken>{token}</NextContinuationToken>")
+        for key in contents:
+            parts.append(f"<Contents><Key>{enc(key)}</Key><LastModified>2026-11-25T09:15:42.000Z</LastModified>"
+                         '<ETag>"9dd4e461268c8034f5c8564e155c67a6"</ETag><Size>1</Size>'
+                         "<StorageClass>STANDARD</StorageClass></Contents>")
+        for p in prefixes:
+            parts.append(f"<CommonPrefixes><Prefix>{enc(p)}</Prefix></CommonPrefixes>")
+        parts.append("</ListBucketResult>")
+        return "".join(parts).encode()
+
+
+def xml_escape(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def parsed_listing(body, url_encoded):
+    """The entries of a ListObjectsV2 answer, decoded: what a client makes of it."""
+    root = ET.fromstring(body)
+
+    def dec(text):
+        text = text or ""
+        return urllib.parse.unquote_plus(text) if url_encoded else text
+
+    keys = [dec(c.find(f"{S3_NS}Key").text) for c in root.findall(f"{S3_NS}Contents")]
+    prefixes = [dec(c.find(f"{S3_NS}Prefix").text) for c in root.findall(f"{S3_NS}CommonPrefixes")]
+    truncated = root.find(f"{S3_NS}IsTruncated").text == "true"
+    return {"keys": keys, "prefixes": prefixes, "truncated": truncated}
+
+
+class Proxy:
+    def __init__(self, upstream, list_ms, s3_ms, glue_ms):
+        self.upstream = upstream
+        self.latency = {"list": list_ms, "s3": s3_ms, "glue": glue_ms}
+        self.indexes = {}
+        self.reset()
+
+    def reset(self):
+        self.records = []
+        self.in_flight = 0
+        self.max_in_flight = {"all": 0, "list": 0, "s3": 0, "glue": 0}
+        self.kind_in_flight = {"list": 0, "s3": 0, "glue": 0}
+
+    @staticmethod
+    def classify(method, target, headers):
+        glue = headers.get("x-amz-target", "")
+        if glue.startswith("AWSGlue."):
+            return "glue", glue.split(".", 1)[1]
+        path, _, query = target.partition("?")
+        params = urllib.parse.parse_qs(query, keep_blank_values=True)
+        if method == "GET" and params.get("list-type") == ["2"]:
+            return "list", "ListObjectsV2"
+        return "s3", {"GET": "GetObject", "HEAD": "HeadObject", "PUT": "PutObject",
+                      "DELETE": "DeleteObject"}.get(method, method)
+
+    async def forward(self, method, target, headers, body):
+        """moto's answer to one request: (status line, headers, body)."""
+        host, port = self.upstream.split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        lines = [f"{method} {target} HTTP/1.1"]
+        for k, v in headers.items():
+            if k not in ("connection", "keep-alive", "proxy-connection", "expect"):
+                lines.append(f"{k}: {v}")
+        lines.append("connection: close")
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        await writer.drain()
+        raw = await reader.read()
+        writer.close()
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        status, *header_lines = head.decode("latin-1").split("\r\n")
+        out_headers = []
+        chunked = False
+        for line in header_lines:
+            k, _, v = line.partition(":")
+            k, v = k.strip(), v.strip()
+            if k.lower() == "transfer-encoding" and "chunked" in v.lower():
+                chunked = True
+                continue
+            if k.lower() in ("content-length", "connection", "keep-alive"):
+                continue
+            out_headers.append((k, v))
+        if chunked:
+            rest = dechunk(rest)
+        return status, out_headers, rest
+
+    async def handle(self, reader, writer):
+        try:
+            while True:
+                request_line = await reader.readline()
+                if not request_line:
+                    return
+                method, target, _ = request_line.decode("latin-1").split(" ", 2)
+                headers = {}
+                while True:
+                    line = (await reader.readline()).decode("latin-1")
+                    if line in ("\r\n", "\n", ""):
+                        break
+                    k, _, v = line.partition(":")
+                    headers[k.strip().lower()] = v.strip()
+                if headers.get("expect", "").lower() == "100-continue":
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    await writer.drain()
+                if "chunked" in headers.get("transfer-encoding", "").lower():
+                    body = await read_chunked(reader)
+                    headers.pop("transfer-encoding")
+                    headers["content-length"] = str(len(body))
+                else:
+                    body = await reader.readexactly(int(headers.get("content-length", "0")))
+                if target.startswith("/__proxy/"):
+                    status, out_headers, payload = self.control(method, target, body)
+                    if target.startswith("/__proxy/compare"):
+                        payload = json.dumps(await self.compare(json.loads(body))).encode()
+                else:
+                    status, out_headers, payload = await self.serve(method, target, headers, body)
+                writer.write(f"{status}\r\n".encode("latin-1"))
+                for k, v in out_headers:
+                    writer.write(f"{k}: {v}\r\n".encode("latin-1"))
+                writer.write(f"content-length: {len(payload)}\r\n\r\n".encode("latin-1") + payload)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            writer.close()
+
+    async def serve(self, method, target, headers, body):
+        kind, op = self.classify(method, target, headers)
+        record = {"kind": kind, "op": op, "start": time.monotonic()}
+        if kind == "list":
+            record["query"] = target
+        self.in_flight += 1
+        self.kind_in_flight[kind] += 1
+        self.max_in_flight["all"] = max(self.max_in_flight["all"], self.in_flight)
+        self.max_in_flight[kind] = max(self.max_in_flight[kind], self.kind_in_flight[kind])
+        try:
+            await asyncio.sleep(self.latency[kind] / 1000)
+            record["moto_start"] = time.monotonic()
+            bucket, query = bucket_and_query(target)
+            if kind == "list" and bucket in self.indexes:
+                status = "HTTP/1.1 200 OK"
+                payload = self.indexes[bucket].answer(bucket, query)
+                out_headers = [("content-type", "application/xml"), ("x-amz-request-id", "index")]
+                record["index"] = True
+            else:
+                status, out_headers, payload = await self.forward(method, target, headers, body)
+            record["moto_end"] = time.monotonic()
+            return status, out_headers, payload
+        finally:
+            self.in_flight -= 1
+            self.kind_in_flight[kind] -= 1
+            record["end"] = time.monotonic()
+            self.records.append(record)
+
+    def control(self, method, target, body):
+        ok = ("HTTP/1.1 200 OK", [("content-type", "application/json")])
+        if target.startswith("/__proxy/stats"):
+            return (*ok, json.dumps({"requests": self.records, "max_in_flight": self.max_in_flight}).encode())
+        if target.startswith("/__proxy/reset"):
+            settings = json.loads(body or b"{}")
+            for kind in ("list", "s3", "glue"):
+                if f"{kind}_ms" in settings:
+                    self.latency[kind] = settings[f"{kind}_ms"]
+            self.reset()
+            return (*ok, b"{}")
+        if target.startswith("/__proxy/index"):
+            spec = json.loads(body)
+            if spec.get("file"):
+                with open(spec["file"], encoding="utf-8") as f:
+                    self.indexes[spec["bucket"]] = Index(line.rstrip("\n") for line in f)
+            else:
+                self.indexes.pop(spec["bucket"], None)
+            return (*ok, b"{}")
+        return (*ok, b"{}")
+
+    async def compare(self, spec):
+        mismatches = []
+        for request in spec["requests"]:
+            bucket, query = bucket_and_query(request["query"])
+            mine = parsed_listing(self.indexes[bucket].answer(bucket, query), query.get("encoding-type") == "url")
+            _, _, body = await self.forward("GET", request["query"], {"host": self.upstream}, b"")
+            moto = parsed_listing(body, query.get("encoding-type") == "url")
+            if mine != moto:
+                mismatches.append({"query": request["query"], "index": summary(mine), "moto": summary(moto)})
+        return {"compared": len(spec["requests"]), "mismatches": mismatches}
+
+
+def summary(listing):
+    return {k: (v[:3] + ["..."] + v[-3:] if isinstance(v, list) and len(v) > 6 else v) for k, v in listing.items()}
+
+
+def bucket_and_query(target):
+    path, _, query = target.partition("?")
+    bucket = urllib.parse.unquote(path.lstrip("/").split("/", 1)[0])
+    params = {k: v[0] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
+    return bucket, params
+
+
+async def read_chunked(reader):
+    body = b""
+    while True:
+        size = int((await reader.readline()).split(b";")[0].strip(), 16)
+        if size == 0:
+            await reader.readline()
+            return body
+        body += await reader.readexactly(size)
+        await reader.readline()
+
+
+def dechunk(data):
+    out = b""
+    while data:
+        line, _, data = data.partition(b"\r\n")
+        size = int(line.split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            break
+        out += data[:size]
+        data = data[size + 2:]
+    return out
+
+
+async def main():
+    args = argparse.ArgumentParser()
+    args.add_argument("--upstream", required=True)
+    args.add_argument("--list-ms", type=float, default=30)
+    args.add_argument("--s3-ms", type=float, default=15)
+    args.add_argument("--glue-ms", type=float, default=60)
+    a = args.parse_args()
+    proxy = Proxy(a.upstream, a.list_ms, a.s3_ms, a.glue_ms)
+    server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0, limit=1 << 20)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        sys.exit(0)
