@@ -72,9 +72,22 @@ impl fmt::Display for GlueRule {
     }
 }
 
-/// Length as Glue counts it: UTF-16 code units.
+/// Length as Glue counts it: UTF-16 code units. Never more than the UTF-8 length, so a text
+/// that short in bytes is within any limit at or above it without being counted: the check
+/// runs for every new directory of every event, and nearly all are ASCII.
 fn glue_length(text: &str) -> usize {
+    if text.is_ascii() {
+        return text.len();
+    }
     text.chars().map(char::len_utf16).sum()
+}
+
+/// Whether `text` is within `limit` UTF-16 units, and its length when it is not.
+fn over_limit(text: &str, limit: usize) -> Option<usize> {
+    if text.len() <= limit {
+        return None;
+    }
+    Some(glue_length(text)).filter(|&length| length > limit)
 }
 
 /// Whether a character matches the location pattern
@@ -92,8 +105,12 @@ pub fn check_partition<'v>(
     location: &str,
 ) -> Result<(), GlueRule> {
     for (key, value) in keys.into_iter().zip(values) {
-        let length = glue_length(value.as_ref());
-        if length == 0 || length > MAX_VALUE_LENGTH {
+        let value = value.as_ref();
+        let length = match value.is_empty() {
+            true => Some(0),
+            false => over_limit(value, MAX_VALUE_LENGTH),
+        };
+        if let Some(length) = length {
             return Err(GlueRule::ValueLength {
                 key: key.to_owned(),
                 length,
@@ -105,18 +122,22 @@ pub fn check_partition<'v>(
 
 /// Check a location against `StorageDescriptor.Location`'s length and pattern.
 pub fn check_location(location: &str) -> Result<(), GlueRule> {
-    if let Some((position, character)) = location
-        .chars()
-        .enumerate()
-        .find(|(_, c)| !location_character(*c))
+    // Only a byte below 0x20 or a non-ASCII character can break the pattern.
+    let suspect = location
+        .bytes()
+        .position(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || !b.is_ascii());
+    if let Some(start) = suspect
+        && let Some((position, character)) = location[start..]
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !location_character(*c))
     {
         return Err(GlueRule::LocationCharacter {
             character,
-            position,
+            position: location[..start].chars().count() + position,
         });
     }
-    let length = glue_length(location);
-    if length > MAX_LOCATION_LENGTH {
+    if let Some(length) = over_limit(location, MAX_LOCATION_LENGTH) {
         return Err(GlueRule::LocationLength { length });
     }
     Ok(())
@@ -196,5 +217,45 @@ mod tests {
         assert_eq!(e.kind(), "glue_input_rule");
         assert!(e.to_string().contains("StorageDescriptor.Location"), "{e}");
         assert!(e.to_string().contains("U+0001"), "{e}");
+    }
+
+    /// The rules as the API reference states them, character by character: the fast paths
+    /// above must answer exactly this.
+    fn by_the_reference(values: &[String], location: &str) -> Result<(), GlueRule> {
+        for value in values {
+            let length: usize = value.chars().map(char::len_utf16).sum();
+            if length == 0 || length > MAX_VALUE_LENGTH {
+                return Err(GlueRule::ValueLength {
+                    key: "k".into(),
+                    length,
+                });
+            }
+        }
+        if let Some((position, character)) = location
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !location_character(*c))
+        {
+            return Err(GlueRule::LocationCharacter {
+                character,
+                position,
+            });
+        }
+        let length: usize = location.chars().map(char::len_utf16).sum();
+        match length > MAX_LOCATION_LENGTH {
+            true => Err(GlueRule::LocationLength { length }),
+            false => Ok(()),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_checks_answer_what_the_reference_says(
+            values in proptest::collection::vec("(\\PC|[\u{0}-\u{1f}\u{fffe}\u{ffff}]){0,8}|v{1020,1030}|\u{1F600}{510,515}", 1..3),
+            location in "s3://b/(\\PC|[\u{0}-\u{1f}\u{fffe}]){0,40}|s3://b/[a-z=/\u{E9}]{0,10}[\u{FFFE}\u{FFFF}\u{0}-\u{1F}][a-z]{0,5}|s3://b/x{2040,2060}|s3://b/\u{E9}{1020,1030}",
+        ) {
+            proptest::prop_assert_eq!(check(&values.iter().map(String::as_str).collect::<Vec<_>>(), &location),
+                by_the_reference(&values, &location));
+        }
     }
 }
