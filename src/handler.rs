@@ -454,6 +454,7 @@ fn log_outcome(report: &Report, stats: &Stats, dry_run: bool) {
         failed = report.failed.len(),
         tables_unreadable = stats.tables_unreadable,
         freshness_p50_ms = freshness.map(|f| f.p50_ms),
+        freshness_p99_ms = freshness.map(|f| f.p99_ms),
         freshness_max_ms = freshness.map(|f| f.max_ms),
         glue_requests = stats.glue_requests.total(),
         glue_ops = %stats.glue_requests,

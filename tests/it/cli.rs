@@ -207,6 +207,27 @@ fn no_subcommand_outside_lambda_is_an_error() {
     assert!(stderr(&out).contains("--help"));
 }
 
+/// A laptop with no AWS configuration: one line saying what to set, not the SDK's account of
+/// every credential and region provider it tried. (Instance metadata is switched off: the
+/// tests reach nothing but loopback.)
+#[test]
+fn without_a_region_the_cli_says_so_in_one_line() {
+    let home = std::env::temp_dir().join(format!("registrar-no-region-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_glue-partition-registrar"))
+        .args(["backfill", "--table", "analytics.clickstream"])
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("no AWS region: set AWS_REGION"), "{text}");
+}
+
 /// The EMF lines among what `handle --metrics` wrote to stderr.
 fn emf_lines(o: &Output) -> Vec<serde_json::Value> {
     json_lines_with(o, "_aws")
