@@ -23,7 +23,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from local_moto import emulator_env  # noqa: E402
+from local_moto import emulator_env, in_process_moto  # noqa: E402
 from results import merge  # noqa: E402
 
 REGION = "us-east-1"
@@ -116,32 +116,43 @@ def watch_peak_rss(pid, out):
         time.sleep(0.005)
 
 
-def backfill(binary, endpoint, table):
-    env = emulator_env(endpoint, LOG_LEVEL="info")
+def run_measured(command, env):
+    """Run `command` to its end: its exit status, wall time, output, peak RSS and CPU (user +
+    system, as the kernel accounts the process)."""
     started = time.perf_counter()
-    proc = subprocess.Popen([binary, "backfill", "--table", f"bench.{table}"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out = {"hwm_kib": 0}
     threading.Thread(target=lambda: out.update(stdout=proc.stdout.read()), daemon=True).start()
     threading.Thread(target=watch_peak_rss, args=(proc.pid, out), daemon=True).start()
     stderr = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
     while "stdout" not in out:
         time.sleep(0.01)
-    if proc.returncode != 0:
-        sys.exit(f"backfill of {table} failed: {stderr[-2000:]}")
-    summary = next(json.loads(l) for l in stderr.splitlines()
-                   if l.startswith("{") and json.loads(l).get("message") == "sync summary")
-    report = json.loads(out["stdout"])
+    return {"status": os.waitstatus_to_exitcode(status), "wall_s": wall, "stderr": stderr,
+            "stdout": out["stdout"], "peak_rss_mib": out["hwm_kib"] / 1024,
+            "cpu_s": usage.ru_utime + usage.ru_stime}
+
+
+def sync_summary(stderr):
+    """The run's `sync summary` log line."""
+    return next(json.loads(l) for l in stderr.splitlines()
+                if l.startswith("{") and json.loads(l).get("message") == "sync summary")
+
+
+def backfill(binary, endpoint, table):
+    r = run_measured([binary, "backfill", "--table", f"bench.{table}"], emulator_env(endpoint, LOG_LEVEL="info"))
+    if r["status"] != 0:
+        sys.exit(f"backfill of {table} failed: {r['stderr'][-2000:]}")
+    summary = sync_summary(r["stderr"])
+    report = json.loads(r["stdout"])
     return {
         "created": len(report["created"]),
         "list_requests": int(ops(summary["s3_ops"]).get("ListObjectsV2", 0)),
         "glue_requests": {k: int(v) for k, v in ops(summary["glue_ops"]).items()},
-        "wall_s": round(wall, 2),
-        "peak_rss_mib": round(out["hwm_kib"] / 1024, 1),
-        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "wall_s": round(r["wall_s"], 2),
+        "peak_rss_mib": round(r["peak_rss_mib"], 1),
+        "cpu_s": round(r["cpu_s"], 2),
     }
 
 
@@ -153,16 +164,10 @@ def main():
     a = args.parse_args()
     binary = os.path.abspath(a.binary)
 
-    import logging
-
     import boto3
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
+    server, port = in_process_moto()
+    endpoint = f"http://127.0.0.1:{port}"
     results = {}
     try:
         glue = boto3.client("glue", endpoint_url=endpoint, region_name=REGION,

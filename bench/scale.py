@@ -34,13 +34,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from backfill import watch_peak_rss  # noqa: E402
-from local_moto import emulator_env  # noqa: E402
+from backfill import run_measured, sync_summary  # noqa: E402
+from local_moto import emulator_env, in_process_moto  # noqa: E402
 from results import merge  # noqa: E402
 
 REGION = "us-east-1"
@@ -147,22 +146,6 @@ def catalog_values(glue, tree):
 
 # --- One run -------------------------------------------------------------------------------
 
-def run(command, env):
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out = {"hwm_kib": 0}
-    threading.Thread(target=lambda: out.update(stdout=proc.stdout.read()), daemon=True).start()
-    threading.Thread(target=watch_peak_rss, args=(proc.pid, out), daemon=True).start()
-    stderr = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    while "stdout" not in out:
-        time.sleep(0.01)
-    return {"status": os.waitstatus_to_exitcode(status), "wall_s": wall, "stderr": stderr,
-            "stdout": out["stdout"], "peak_rss_mib": out["hwm_kib"] / 1024,
-            "cpu_s": usage.ru_utime + usage.ru_stime}
-
-
 def longest_chain(requests):
     """The most requests that ran one after another: earliest-finishing first is optimal for
     a chain of disjoint intervals."""
@@ -193,9 +176,9 @@ def measure(tool, tree, proxy, binary, latency, glue):
     proxy.call("/__proxy/reset", LATENCY[latency])
     env = emulator_env(proxy.endpoint, LOG_LEVEL="info", AWS_DEFAULT_REGION=REGION)
     if tool == "ours":
-        result = run([binary, "backfill", "--table", f"scale.{tree.table}"], env)
+        result = run_measured([binary, "backfill", "--table", f"scale.{tree.table}"], env)
     else:
-        result = run([shutil.which("glutil", path=os.path.dirname(sys.executable)), "create-partitions", "scale",
+        result = run_measured([shutil.which("glutil", path=os.path.dirname(sys.executable)), "create-partitions", "scale",
                       tree.table], env)
     if result["status"] != 0:
         sys.exit(f"{tool} on {tree.name} exited {result['status']}: {result['stderr'][-3000:]}")
@@ -224,8 +207,7 @@ def measure(tool, tree, proxy, binary, latency, glue):
         "correct": got == expected,
     }
     if tool == "ours":
-        summary = next(json.loads(l) for l in result["stderr"].splitlines()
-                       if l.startswith("{") and json.loads(l).get("message") == "sync summary")
+        summary = sync_summary(result["stderr"])
         figures["split_requests"] = summary["split_requests"]
         figures["units"] = summary["units"]
     lat = LATENCY[latency]
@@ -278,15 +260,9 @@ def main():
     a = args.parse_args()
     binary = os.path.abspath(a.binary)
 
-    import logging
-
     import boto3
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    moto_port = server.get_host_and_port()[1]
+    server, moto_port = in_process_moto()
     proxy = ProxyProcess(moto_port)
     glue = boto3.client("glue", endpoint_url=f"http://127.0.0.1:{moto_port}", region_name=REGION,
                         aws_access_key_id="testing", aws_secret_access_key="testing")

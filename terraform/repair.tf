@@ -26,6 +26,24 @@ locals {
       { ErrorEquals = ["States.TaskFailed"], IntervalSeconds = 10, MaxAttempts = 2, BackoffRate = 2 },
     ]
   }
+  # One run of the pass from the cursor in $.result (a group's walk, or the finish from the
+  # groups' cursors merged); its cursor and counts replace it.
+  resumed_run = merge(local.invoke, {
+    Parameters = {
+      FunctionName = aws_lambda_alias.repair.arn
+      Payload = {
+        sync = {
+          "table.$"         = "$.table"
+          "prune.$"         = "$.prune"
+          "update_schema.$" = "$.update_schema"
+          "resume.$"        = "$.result.cursor"
+          summary           = true
+        }
+      }
+    }
+    ResultSelector = { "cursor.$" = "$.Payload.cursor", "counts.$" = "$.Payload.counts" }
+    ResultPath     = "$.result"
+  })
   # One table: cut into groups of units, each group walked in runs until its walk is over,
   # then the pass finished (prune, schemas) from the groups' cursors merged.
   table_machine = {
@@ -62,23 +80,7 @@ locals {
           ProcessorConfig = { Mode = "INLINE" }
           StartAt         = "Run"
           States = {
-            Run = merge(local.invoke, {
-              Parameters = {
-                FunctionName = aws_lambda_alias.repair.arn
-                Payload = {
-                  sync = {
-                    "table.$"         = "$.table"
-                    "prune.$"         = "$.prune"
-                    "update_schema.$" = "$.update_schema"
-                    "resume.$"        = "$.result.cursor"
-                    summary           = true
-                  }
-                }
-              }
-              ResultSelector = { "cursor.$" = "$.Payload.cursor", "counts.$" = "$.Payload.counts" }
-              ResultPath     = "$.result"
-              Next           = "Walked"
-            })
+            Run = merge(local.resumed_run, { Next = "Walked" })
             Walked = {
               Type = "Choice"
               Choices = [
@@ -108,23 +110,7 @@ locals {
         ResultPath = "$.result.cursor"
         Next       = "Finish"
       }
-      Finish = merge(local.invoke, {
-        Parameters = {
-          FunctionName = aws_lambda_alias.repair.arn
-          Payload = {
-            sync = {
-              "table.$"         = "$.table"
-              "prune.$"         = "$.prune"
-              "update_schema.$" = "$.update_schema"
-              "resume.$"        = "$.result.cursor"
-              summary           = true
-            }
-          }
-        }
-        ResultSelector = { "cursor.$" = "$.Payload.cursor", "counts.$" = "$.Payload.counts" }
-        ResultPath     = "$.result"
-        Next           = "Finished"
-      })
+      Finish = merge(local.resumed_run, { Next = "Finished" })
       Finished = {
         Type = "Choice"
         Choices = [

@@ -439,8 +439,12 @@ def shared(aws, work, endpoint, binary):
         existing_table(aws, "lake", t, f"s3://{bucket}/{t}/", ["dt"])
     teams = {"team_a": ["lake.a1"], "team_b": ["lake.b1", "lake.b2"]}
     roots, out = {}, {}
-    for team in teams:
-        roots[team] = Terraform(os.path.join(work, "roots", team), endpoint)
+    for team, tables in teams.items():
+        root = os.path.join(work, "roots", team)
+        shutil.copytree(os.path.join(work, "roots", "team"), root)
+        with open(os.path.join(root, "terraform.tfvars.json"), "w") as f:
+            json.dump({"name": team.replace("_", "-"), "tables": tables}, f)
+        roots[team] = Terraform(root, endpoint)
         roots[team].init()
         roots[team].run("apply", "-auto-approve")
         out[team] = roots[team].outputs()["registrar"]
