@@ -15,7 +15,10 @@ keys in UTF-8 binary order, CommonPrefixes rolled up from the keys after StartAf
 Control (bucket names cannot start with "_", so these never shadow S3):
 - GET  /__proxy/stats   every request since the last reset: kind, op, arrival, answer, and the
                         time moto spent on it; the most in flight;
-- POST /__proxy/reset   forget them; body {"list_ms", "s3_ms", "glue_ms"} sets the latencies;
+- POST /__proxy/reset   forget them; body {"list_ms", "s3_ms", "glue_ms"} sets the latencies,
+                        {"throttle": {"rate": 0.5, "operations": ["BatchCreatePartition"]}}
+                        answers that share of those Glue operations with ThrottlingException
+                        (400, as Glue throttles), a storm (`"throttle": null` ends it);
 - POST /__proxy/index   {"bucket", "file"}: answer that bucket's listings from the keys in file
                         (one per line); {"bucket", "file": null} drops it;
 - POST /__proxy/compare {"requests": [{"bucket", "query"}]}: each listing answered by the index
@@ -27,6 +30,7 @@ import asyncio
 import base64
 import bisect
 import json
+import random
 import sys
 import time
 import urllib.parse
@@ -133,6 +137,8 @@ class Proxy:
         self.upstream = upstream
         self.latency = {"list": list_ms, "s3": s3_ms, "glue": glue_ms}
         self.indexes = {}
+        self.throttle = None
+        self.random = random.Random(17)
         self.reset()
 
     def reset(self):
@@ -233,6 +239,11 @@ class Proxy:
         self.max_in_flight[kind] = max(self.max_in_flight[kind], self.kind_in_flight[kind])
         try:
             await asyncio.sleep(self.latency[kind] / 1000)
+            if (kind == "glue" and self.throttle and op in self.throttle["operations"]
+                    and self.random.random() < self.throttle["rate"]):
+                record["throttled"] = True
+                return ("HTTP/1.1 400 Bad Request", [("content-type", "application/x-amz-json-1.1")],
+                        json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode())
             record["moto_start"] = time.monotonic()
             bucket, query = bucket_and_query(target)
             if kind == "list" and bucket in self.indexes:
@@ -259,6 +270,8 @@ class Proxy:
             for kind in ("list", "s3", "glue"):
                 if f"{kind}_ms" in settings:
                     self.latency[kind] = settings[f"{kind}_ms"]
+            if "throttle" in settings:
+                self.throttle = settings["throttle"]
             self.reset()
             return (*ok, b"{}")
         if target.startswith("/__proxy/index"):

@@ -44,6 +44,8 @@ def main():
     parser.add_argument("--terraform", default=shutil.which("terraform") or "terraform")
     parser.add_argument("--prune", action="store_true", help="also drop partitions whose location is empty")
     parser.add_argument("--update-schema", action="store_true", help="also bring partitions' schemas in line")
+    parser.add_argument("--window-days", type=int, default=None,
+                        help="walk only the last N days (tables whose first keys are dates)")
     args = parser.parse_args()
     for table in args.table:
         if table.count(".") != 1:
@@ -51,7 +53,8 @@ def main():
     arn = args.state_machine_arn or state_machine_from(args.terraform, args.terraform_dir)
     execution = boto3.client("stepfunctions").start_execution(
         stateMachineArn=arn,
-        input=json.dumps({"tables": args.table, "prune": args.prune, "update_schema": args.update_schema}))
+        input=json.dumps({"tables": args.table, "prune": args.prune, "update_schema": args.update_schema,
+                          "window_days": args.window_days}))
     print(execution["executionArn"])
 
 

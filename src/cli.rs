@@ -7,12 +7,13 @@ use glue_partition_registrar::aws::{Clients, load_sdk_config};
 use glue_partition_registrar::config::{Config, Settings, TableName};
 use glue_partition_registrar::core::Deadline;
 use glue_partition_registrar::core::event::EventError;
-use glue_partition_registrar::core::pass::Cursor;
+use glue_partition_registrar::core::pass::CursorRef;
 use glue_partition_registrar::core::report::Report;
+use glue_partition_registrar::core::request::Step;
 use glue_partition_registrar::handler::{Explained, HandleError, Registrar};
 use glue_partition_registrar::invocation::{self, Answer, InvocationError, Options};
 use glue_partition_registrar::sync::{
-    self, LogProgress, Progress, SyncError, SyncOptions, WalkProgress,
+    self, LogProgress, PassRequest, Progress, Ran, SyncOptions, WalkProgress,
 };
 use glue_partition_registrar::{lambda, logging, metrics};
 use std::io::{IsTerminal, Read};
@@ -31,6 +32,8 @@ Configuration comes from the environment:
   METRICS_NAMESPACE        CloudWatch namespace of the metrics (GluePartitionRegistrar)
   METRICS_PER_TABLE        false: no per-table metrics
   POWERTOOLS_SERVICE_NAME  the `service` of log lines and metrics (glue-partition-registrar)
+  CHECKPOINT_URI           where backfill and sync passes keep their state between runs
+                           (s3://bucket/prefix/ or file:///dir/; a temporary directory)
 AWS_REGION, AWS_ENDPOINT_URL and credentials come from the standard AWS chain. Started by
 the Lambda runtime (AWS_LAMBDA_RUNTIME_API set) with no subcommand, it serves events.";
 
@@ -131,9 +134,19 @@ struct SyncArgs {
     #[arg(long, default_value_t = sync::DEFAULT_GLUE_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=64))]
     glue_concurrency: u16,
     /// Continue a stopped pass: its cursor as JSON, or `@FILE` holding the cursor or a
-    /// report that has one (`-` reads stdin).
+    /// report that has one (`-` reads stdin). The cursor names the pass; its state is in the
+    /// checkpoint store (`--checkpoint`).
     #[arg(long)]
     resume: Option<String>,
+    /// Walk only the partitions of the last N days (tables whose first partition keys are
+    /// dates: year/month/day, dt, date, ...); others are walked whole.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=366))]
+    window_days: Option<u32>,
+    /// Where the pass keeps its checkpoints between runs: s3://bucket/prefix/ or
+    /// file:///directory/ (default: CHECKPOINT_URI, else a directory under the system's
+    /// temporary directory).
+    #[arg(long)]
+    checkpoint: Option<String>,
 }
 
 /// Exit statuses (README, "The command line").
@@ -322,6 +335,8 @@ async fn handle(
         }
         Answer::Maintenance { report, .. } => serde_json::to_string_pretty(report)?,
         Answer::Split(plan) => serde_json::to_string_pretty(plan)?,
+        Answer::Planned(planned) => serde_json::to_string_pretty(planned)?,
+        Answer::Reviewed(reviewed) => serde_json::to_string_pretty(reviewed)?,
     };
     println!("{printed}");
     Ok(exit_for(failed))
@@ -386,7 +401,7 @@ impl Progress for Bar {
 }
 
 /// A cursor from `--resume`: JSON, or `@FILE` (`@-` for stdin) holding a cursor or a report.
-fn read_cursor(text: &str) -> anyhow::Result<Cursor> {
+fn read_cursor(text: &str) -> anyhow::Result<CursorRef> {
     let json = match text.strip_prefix('@') {
         Some("-") => {
             let mut s = String::new();
@@ -418,17 +433,38 @@ async fn run_sync(
     update_schema: bool,
 ) -> anyhow::Result<ExitCode> {
     let table = TableName::parse(&args.table)?;
-    let resume = args.resume.as_deref().map(read_cursor).transpose()?;
-    let config = settings.registrar.clone().serving_only(table.clone());
+    let step = match args.resume.as_deref().map(read_cursor).transpose()? {
+        None => Step::Start,
+        Some(cursor) if cursor.table != table.to_string() => {
+            return Err(anyhow!(
+                "the cursor is for table {}, not {table}: resume a pass with its own cursor",
+                cursor.table
+            ));
+        }
+        Some(CursorRef {
+            pass,
+            group: Some(group),
+            ..
+        }) => Step::Group { pass, group },
+        Some(CursorRef { pass, .. }) => Step::Finish { pass },
+    };
+    let mut config = settings.registrar.clone().serving_only(table.clone());
+    if let Some(uri) = args.checkpoint {
+        config.checkpoint = Some(uri);
+    }
     let registrar = registrar(settings, config).await?;
     let options = SyncOptions {
         dry_run: args.dry_run,
-        prune,
-        update_schema,
         concurrency: usize::from(args.concurrency),
         glue_concurrency: usize::from(args.glue_concurrency),
-        resume,
         ..SyncOptions::default()
+    };
+    let request = PassRequest {
+        table: table.clone(),
+        prune,
+        update_schema,
+        window_days: args.window_days,
+        step,
     };
     let terminal = std::io::stderr().is_terminal();
     let bar = Bar(indicatif::ProgressBar::new(0));
@@ -440,17 +476,21 @@ async fn run_sync(
         registrar.clients().s3_requests.snapshot(),
     );
     // Boxed: the sync future is deep enough to overflow the compiler's layout limit inline.
-    let result = Box::pin(sync::sync(&registrar, &table, &options, progress)).await;
+    let result = Box::pin(sync::run(&registrar, &request, &options, progress)).await;
     bar.0.finish_and_clear();
     let report = match result {
-        Ok(report) => report,
+        Ok(Ran::Report(report)) => *report,
+        Ok(Ran::Split(plan)) => {
+            println!("{}", serde_json::to_string_pretty(&plan)?);
+            return Ok(ExitCode::SUCCESS);
+        }
         Err(e) => {
             eprintln!("error: {e}");
-            let unusable = !matches!(
-                e,
-                SyncError::Catalog(glue_partition_registrar::catalog::CatalogError::Call(_))
-            );
-            return Ok(ExitCode::from(if unusable { UNUSABLE } else { FAILED }));
+            return Ok(ExitCode::from(if e.is_unusable() {
+                UNUSABLE
+            } else {
+                FAILED
+            }));
         }
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
@@ -470,7 +510,12 @@ async fn run_sync(
             started.elapsed().as_secs_f64()
         )
     );
-    Ok(exit_for(report.has_failures()))
+    if let Some(cause) = &report.cause {
+        eprintln!("{cause}");
+    }
+    Ok(exit_for(
+        report.has_failures() || report.unregistered.unwrap_or(0) > 0,
+    ))
 }
 
 /// The one line a backfill or sync ends with: what it did, what it sent, how long it took,

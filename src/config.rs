@@ -44,6 +44,9 @@ pub struct Config {
     /// The Data Catalog to register in: another account's, when the catalog is kept
     /// centrally (and governed by Lake Formation). `None` is the function's own account.
     pub catalog_id: Option<String>,
+    /// Where passes keep their checkpoints (`CHECKPOINT_URI`: `s3://bucket/prefix/` or
+    /// `file:///dir/`); `None` is a directory under the system's temporary directory.
+    pub checkpoint: Option<String>,
 }
 
 /// Where the metrics go and how they are keyed.
@@ -74,7 +77,7 @@ pub struct Settings {
 
 /// The variables the registrar itself reads (the AWS SDK reads the standard `AWS_*` ones).
 /// In one place so that the CLI's help and the Terraform wiring test name them all.
-pub const ENV_VARS: [&str; 10] = [
+pub const ENV_VARS: [&str; 11] = [
     "GLUE_TABLES",
     "GLUE_DATABASES",
     "GLUE_CATALOG_ID",
@@ -85,6 +88,7 @@ pub const ENV_VARS: [&str; 10] = [
     "METRICS_NAMESPACE",
     "METRICS_PER_TABLE",
     "POWERTOOLS_SERVICE_NAME",
+    "CHECKPOINT_URI",
 ];
 
 /// Set by Lambda, read for the `FunctionName` dimension.
@@ -189,6 +193,9 @@ impl Config {
             schema_drift,
             catalog_id,
             table_cache_ttl,
+            checkpoint: lookup("CHECKPOINT_URI")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
         })
     }
 
@@ -223,6 +230,7 @@ impl Config {
             table_cache_ttl: DEFAULT_TABLE_CACHE,
             schema_drift: false,
             catalog_id: None,
+            checkpoint: None,
         }
     }
 }

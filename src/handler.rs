@@ -3,6 +3,7 @@
 
 use crate::aws::{Clients, RequestCounts};
 use crate::catalog::{Catalog, Registered, ServedTable};
+use crate::checkpoint::{CheckpointError, Store};
 use crate::config::Config;
 #[cfg(feature = "schema-drift")]
 use crate::drift;
@@ -102,6 +103,9 @@ pub struct Registrar {
     clients: Clients,
     catalog: Catalog,
     storage: Storage,
+    /// Where passes keep their checkpoints. A bad `CHECKPOINT_URI` is kept as its error and
+    /// said by the first pass, so that the event path is not stopped by a repair setting.
+    store: Result<Store, String>,
     tables: TableCache,
     writer: PartitionWriter,
     config: Config,
@@ -111,7 +115,10 @@ impl Registrar {
     pub fn new(clients: Clients, config: Config) -> Self {
         let catalog = Catalog::new(clients.glue.clone(), config.catalog_id.clone());
         let storage = Storage::new(clients.s3.clone());
+        let store = Store::from_uri(config.checkpoint.as_deref(), clients.s3.clone())
+            .map_err(|e| e.to_string());
         Self {
+            store,
             tables: TableCache::new(
                 catalog.clone(),
                 config.tables.clone(),
@@ -146,6 +153,13 @@ impl Registrar {
 
     pub fn storage(&self) -> &Storage {
         &self.storage
+    }
+
+    /// The checkpoint store, or why `CHECKPOINT_URI` cannot be used.
+    pub fn store(&self) -> Result<&Store, CheckpointError> {
+        self.store.as_ref().map_err(|_| {
+            CheckpointError::BadUri(self.config.checkpoint.clone().unwrap_or_default())
+        })
     }
 
     pub fn writer(&self) -> &PartitionWriter {

@@ -1,14 +1,14 @@
 //! One way in, for the Lambda and the CLI alike: a payload is classified once
-//! (`registrar_core::request::classify`), then handled as an event or run as a maintenance
-//! request (backfill, sync, or a state machine's split). The two front ends differ only in
-//! how they answer.
+//! (`registrar_core::request::classify`), then handled as an event, run as a maintenance
+//! request (a run of a backfill or sync pass), or run as one of the repair state machine's
+//! own steps. The two front ends differ only in how they answer.
 
 use crate::handler::{HandleError, Outcome, Registrar};
-use crate::sync::{self, Progress, SyncError, SyncOptions};
+use crate::repair::{self, Planned, RepairError, Reviewed};
+use crate::sync::{self, PassRequest, Progress, Ran, SyncError, SyncOptions};
 use registrar_core::name::NameError;
-use registrar_core::pass::{Cursor, CursorError};
 use registrar_core::report::{Report, SplitPlan};
-use registrar_core::request::{Invocation, Maintenance, RequestError, classify};
+use registrar_core::request::{Invocation, Maintenance, RepairStep, RequestError, classify};
 use registrar_core::{Deadline, TableName};
 
 /// How to run one payload.
@@ -30,8 +30,12 @@ pub enum Answer {
     /// A backfill's or sync's report; `summary` when the request asked for counts and the
     /// cursor only.
     Maintenance { report: Report, summary: bool },
-    /// A table cut into units for a state machine.
+    /// A pass's first run for a state machine: its groups.
     Split(SplitPlan),
+    /// The tables an execution repairs, where its map reads them.
+    Planned(Planned),
+    /// Which tables an execution did not repair, and why.
+    Reviewed(Reviewed),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,16 +48,29 @@ pub enum InvocationError {
     Table(#[from] NameError),
     #[error(transparent)]
     Sync(#[from] SyncError),
+    #[error(transparent)]
+    Repair(#[from] RepairError),
 }
 
 impl InvocationError {
     /// The input or the configuration cannot work (as opposed to a call that failed).
     pub fn is_unusable(&self) -> bool {
         match self {
-            Self::Sync(SyncError::Catalog(e)) => {
-                !matches!(e, crate::catalog::CatalogError::Call(_))
-            }
+            Self::Sync(e) => e.is_unusable(),
+            Self::Repair(RepairError::Results(_)) => false,
+            Self::Repair(RepairError::Checkpoint(e)) => !e.is_transient(),
             _ => true,
+        }
+    }
+
+    /// The error's name, as a state machine's `Retry` and `Catch` match it (the Lambda's
+    /// `errorType`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Sync(e) => e.name(),
+            Self::Repair(_) if !self.is_unusable() => "RepairRunFailed",
+            Self::Event(_) => "EventFailed",
+            _ => "RepairRefused",
         }
     }
 }
@@ -64,7 +81,8 @@ impl Answer {
         match self {
             Self::Event(outcome) => outcome.report.has_failures(),
             Self::Maintenance { report, .. } => report.has_failures(),
-            Self::Split(_) => false,
+            Self::Split(_) | Self::Planned(_) => false,
+            Self::Reviewed(r) => r.failed > 0,
         }
     }
 }
@@ -91,6 +109,14 @@ pub async fn run(
             )
             .await
         }
+        Invocation::Repair(step) => match step? {
+            RepairStep::Plan { tables, execution } => Ok(Answer::Planned(
+                repair::plan(registrar, &tables, &execution, options.repair_deadline).await?,
+            )),
+            RepairStep::Review { bucket, key } => Ok(Answer::Reviewed(
+                repair::review(registrar, &bucket, &key, options.repair_deadline).await?,
+            )),
+        },
     }
 }
 
@@ -105,8 +131,6 @@ pub async fn maintenance(
     let table = TableName::parse(&request.table)?;
     let mut options = SyncOptions {
         dry_run: request.dry_run,
-        prune: request.prune,
-        update_schema: request.update_schema,
         deadline,
         ..SyncOptions::default()
     };
@@ -116,29 +140,19 @@ pub async fn maintenance(
     if let Some(n) = request.glue_concurrency {
         options.glue_concurrency = n.clamp(1, 64);
     }
-    if let Some(groups) = request.split {
-        // Boxed: the future is deep enough to overflow the compiler's layout limit inline.
-        let plan = Box::pin(sync::split(registrar, &table, &options, groups)).await?;
-        return Ok(Answer::Split(plan));
+    let pass = PassRequest {
+        table,
+        prune: request.prune,
+        update_schema: request.update_schema,
+        window_days: request.window_days,
+        step: request.step.clone(),
+    };
+    // Boxed: the future is deep enough to overflow the compiler's layout limit inline.
+    match Box::pin(sync::run(registrar, &pass, &options, progress)).await? {
+        Ran::Report(report) => Ok(Answer::Maintenance {
+            report: *report,
+            summary: request.summary,
+        }),
+        Ran::Split(plan) => Ok(Answer::Split(plan)),
     }
-    match &request.resume {
-        None => {}
-        // A pass whose groups all finished, with nothing left for this run.
-        Some(cursors) if cursors.is_empty() => {
-            return Ok(Answer::Maintenance {
-                report: registrar_core::report::Tally::new(request.dry_run).finish(None),
-                summary: request.summary,
-            });
-        }
-        Some(cursors) => {
-            let merged =
-                Cursor::merge(cursors.clone()).map_err(|e: CursorError| SyncError::Cursor(e))?;
-            options.resume = Some(merged);
-        }
-    }
-    let report = Box::pin(sync::sync(registrar, &table, &options, progress)).await?;
-    Ok(Answer::Maintenance {
-        report,
-        summary: request.summary,
-    })
 }

@@ -19,7 +19,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
 
-/// What an invocation that fails answers the runtime with.
+/// What an invocation that fails answers the runtime with: its `errorType` is what a state
+/// machine's `Retry` matches (`RepairNoTime`, `RepairRunFailed`, ...).
+pub use lambda_runtime::Diagnostic;
 pub use lambda_runtime::Error;
 
 /// Time kept back from an event's deadline to write the report and answer: Glue and S3
@@ -132,7 +134,7 @@ pub async fn invoke(
     payload: &str,
     request_id: &str,
     deadline: Deadline,
-) -> Result<Value, lambda_runtime::Error> {
+) -> Result<Value, Diagnostic> {
     logging::start_invocation(request_id);
     let progress = LogProgress::default();
     let options = Options {
@@ -150,14 +152,21 @@ pub async fn invoke(
         Ok(Answer::Maintenance { report, .. }) => {
             metrics::emit_repair(metrics, Some(report), Some(request_id))
         }
-        Ok(Answer::Split(_)) => {}
+        Ok(Answer::Split(_) | Answer::Planned(_) | Answer::Reviewed(_)) => {}
         Err(InvocationError::Event(e)) => tracing::error!(error = %e, "event not handled"),
         Err(e) => {
-            tracing::error!(error = %e, "maintenance request failed");
+            tracing::error!(error = %e, error_type = e.name(), "maintenance request failed");
             metrics::emit_repair(metrics, None, Some(request_id));
         }
     }
-    respond(answer?)
+    let answer = answer.map_err(|e| Diagnostic {
+        error_type: e.name().to_owned(),
+        error_message: e.to_string(),
+    })?;
+    respond(answer).map_err(|e| Diagnostic {
+        error_type: "EventFailed".to_owned(),
+        error_message: e.to_string(),
+    })
 }
 
 /// CloudWatch Logs takes events of at most 256 KiB; a report larger than this is logged
@@ -190,6 +199,8 @@ pub fn respond(answer: Answer) -> Result<Value, lambda_runtime::Error> {
         }
         Answer::Maintenance { report, .. } => return Ok(serde_json::to_value(report)?),
         Answer::Split(plan) => return Ok(serde_json::to_value(plan)?),
+        Answer::Planned(planned) => return Ok(serde_json::to_value(planned)?),
+        Answer::Reviewed(reviewed) => return Ok(serde_json::to_value(reviewed)?),
     };
     let report = &outcome.report;
     if report.retry_whole_batch {

@@ -10,6 +10,7 @@
 pub mod aws;
 pub mod cache;
 pub mod catalog;
+pub mod checkpoint;
 pub mod config;
 #[cfg(feature = "schema-drift")]
 pub mod drift;
@@ -18,6 +19,7 @@ pub mod invocation;
 pub mod lambda;
 pub mod logging;
 pub mod metrics;
+pub mod repair;
 pub mod storage;
 pub mod sync;
 pub mod tables;

@@ -312,7 +312,13 @@ mod tests {
             doc["RepairFailures"], 2.0,
             "a failure, and a stop with no cursor"
         );
-        report.cursor = Some(registrar_core::pass::Cursor::new("d.t", false, false));
+        report.cursor = Some(registrar_core::pass::CursorRef {
+            table: "d.t".into(),
+            pass: "p1".into(),
+            group: Some(0),
+            runs: 1,
+            checkpoint: String::new(),
+        });
         let doc = repair_document(&config(), Some(&report), 1, None);
         assert_eq!(doc["RepairFailures"], 1.0, "a stop with a cursor goes on");
         assert_eq!(

@@ -143,6 +143,7 @@ impl Storage {
             delimiter: false,
             start_after: None,
             through: None,
+            max_keys: None,
         };
         loop {
             let page = self.list(bucket, &request, 1000, deadline).await?;

@@ -89,7 +89,7 @@ output "state_machine_arn" {
 
 output "start_backfill_command" {
   description = "Start a backfill of one table (replace the table), as `make start-backfill` does."
-  value       = "aws stepfunctions start-execution --state-machine-arn ${aws_sfn_state_machine.repair.arn} --input '{\"tables\": [\"${try(sort(keys(local.tables))[0], "db.table")}\"], \"prune\": false, \"update_schema\": false}'"
+  value       = "aws stepfunctions start-execution --state-machine-arn ${aws_sfn_state_machine.repair.arn} --input '{\"tables\": [\"${try(sort(keys(local.tables))[0], "db.table")}\"], \"prune\": false, \"update_schema\": false, \"window_days\": null}'"
 }
 
 output "repair_rule" {
@@ -98,8 +98,23 @@ output "repair_rule" {
 }
 
 output "repair_input" {
-  description = "What the schedule starts the state machine with."
+  description = "What the schedule starts the state machine with: every served table, by reference (the plan expands \"served\"), so it stays small whatever the number of tables."
   value       = local.repair_input
+}
+
+output "repair_full_rule" {
+  description = "The EventBridge rule of the full repair (repair_full_schedule), else null."
+  value       = var.repair_full_schedule != null ? aws_cloudwatch_event_rule.repair_full[0].name : null
+}
+
+output "checkpoint_uri" {
+  description = "Where the repair keeps its checkpoints (CHECKPOINT_URI of the repair function): heads/ per table (the open pass, what the last pass could not register), runs/ per pass and execution (expired after checkpoint_retention_days)."
+  value       = local.checkpoint_uri
+}
+
+output "checkpoint_bucket" {
+  description = "The checkpoints' bucket (created by the module unless checkpoint_bucket was given)."
+  value       = local.checkpoint_bucket
 }
 
 output "alarm_topic_arn" {
@@ -137,6 +152,6 @@ output "function_actions" {
 }
 
 output "repair_actions" {
-  description = "The Glue and S3 actions the repair function's role allows (exactly those it calls)."
-  value       = concat(distinct(concat(local.repair_glue_actions, length(var.extra_databases) > 0 ? ["glue:GetTables"] : [])), ["s3:ListBucket"])
+  description = "The Glue and S3 actions the repair function's role allows (exactly those it calls); its S3 reads and writes are of its checkpoint prefix only."
+  value       = concat(distinct(concat(local.repair_glue_actions, length(var.extra_databases) > 0 ? ["glue:GetTables"] : [])), ["s3:ListBucket", "s3:GetObject", "s3:PutObject"])
 }

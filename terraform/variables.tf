@@ -418,6 +418,56 @@ variable "repair_max_runs" {
   }
 }
 
+variable "repair_table_concurrency" {
+  description = "Tables repaired at once by one execution (the state machine's map over the tables)."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.repair_table_concurrency >= 1 && var.repair_table_concurrency <= 100
+    error_message = "repair_table_concurrency is 1 to 100."
+  }
+}
+
+variable "repair_window_days" {
+  description = "The scheduled repair walks only the partitions of the last N days, for tables whose first partition keys are dates (year/month/day, dt, date, ...), so that a nightly repair lists what the days changed rather than the whole table; other tables are walked whole. null walks every table whole. Pair it with repair_full_schedule."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.repair_window_days == null || (coalesce(var.repair_window_days, 1) >= 1 && coalesce(var.repair_window_days, 1) <= 366)
+    error_message = "repair_window_days is 1 to 366, or null."
+  }
+}
+
+variable "repair_full_schedule" {
+  description = "A second, rarer schedule for a repair of every table whole (e.g. cron(0 4 ? * SUN *)), beside a windowed repair_schedule; null for none (a full repair then runs only on demand)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.repair_full_schedule == null || can(regex("^(cron|rate)\\(.+\\)$", var.repair_full_schedule))
+    error_message = "repair_full_schedule is an EventBridge schedule expression, e.g. cron(0 4 ? * SUN *)."
+  }
+}
+
+variable "checkpoint_bucket" {
+  description = "An existing bucket for the repair's checkpoints (under the prefix <name>/); null creates one. The functions may read and write only that prefix."
+  type        = string
+  default     = null
+}
+
+variable "checkpoint_retention_days" {
+  description = "Days a pass's checkpoints and an execution's items and results are kept (a lifecycle rule on the created bucket; set your own on checkpoint_bucket). Longer than the longest repair."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.checkpoint_retention_days >= 2
+    error_message = "checkpoint_retention_days is at least 2."
+  }
+}
+
 # --- Monitoring ----------------------------------------------------------------------------
 
 variable "metrics_namespace" {

@@ -42,6 +42,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.path.insert(0, HERE)
 from asl import Failed, Machine  # noqa: E402
+import lambda_runtime  # noqa: E402
 from local_moto import emulator_env, start_moto  # noqa: E402
 
 REGION = "us-east-1"
@@ -314,7 +315,7 @@ def check_rule_patterns(aws, rules, tables):
 def expected_actions(config):
     event = {"glue:GetTable", "glue:BatchCreatePartition"}
     repair = {"glue:GetTable", "glue:GetPartitions", "glue:BatchCreatePartition", "glue:BatchGetPartition",
-              "s3:ListBucket"}
+              "s3:ListBucket", "s3:GetObject", "s3:PutObject"}
     if config.get("extra_databases"):
         event.add("glue:GetTables")
         repair.add("glue:GetTables")
@@ -481,7 +482,8 @@ def shared(aws, work, endpoint, binary):
           "one was destroyed; the other team's notification kept")
 
 
-def run_state_machine(aws, endpoint, binary, machine_arn, execution_input, env):
+def validated_definition(aws, machine_arn):
+    """The deployed definition, checked by asl-validator."""
     definition = json.loads(aws["stepfunctions"].describe_state_machine(stateMachineArn=machine_arn)["definition"])
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(definition, f)
@@ -489,16 +491,86 @@ def run_state_machine(aws, endpoint, binary, machine_arn, execution_input, env):
     os.unlink(f.name)
     if checked.returncode != 0:
         fail(f"asl-validator refused the state machine: {checked.stdout}{checked.stderr}")
+    return definition
+
+
+def run_state_machine(aws, binary, definition, execution_input, env, timeout=30.0, name="execution"):
+    """Play one execution, each task a fresh process of the function under the Runtime API
+    with `timeout` seconds to its deadline, as Lambda runs it. Returns the player (its task
+    count, its executions' histories, the largest state and answer); raises Failed as the
+    execution fails."""
 
     def invoke(function_arn, payload):
-        result = subprocess.run([binary, "handle", "-"], input=json.dumps(payload), capture_output=True,
-                                text=True, env=env)
-        if result.returncode == 2:
-            raise Failed("States.TaskFailed", result.stderr)
-        return json.loads(result.stdout)
-    machine = Machine(definition, invoke)
-    machine.run(execution_input)
-    return machine.tasks
+        try:
+            return lambda_runtime.invoke(binary, env, payload, timeout=timeout)
+        except lambda_runtime.FunctionError as e:
+            raise Failed(e.error, e.message) from e
+    machine = Machine(definition, invoke, s3=aws["s3"])
+    machine.run(execution_input, name=name)
+    return machine
+
+
+def repair_at_scale(aws, binary, definition, env, out, proxy):
+    """The repair of tables ten times apart in size, and of one under a Glue throttling storm:
+    every execution's largest state and its history stay what they are at the small size,
+    inside Step Functions' quotas, and each ends with exactly the table's partitions."""
+    bucket = out["bucket_name"]
+    s3 = aws["s3"]
+    measured = {}
+    for label, days, storm in (("200 partitions", 200, None), ("2,000 partitions", 2000, None),
+                               ("2,000 partitions, Glue storm", 2000, 0.6)):
+        database = f"scale_{len(measured)}"
+        existing_table(aws, database, "events", f"s3://{bucket}/scale{len(measured)}/", ["year", "month", "day"])
+        wanted = set()
+        for d in range(days):
+            y, m, dd = 2020 + d // 336, d // 28 % 12 + 1, d % 28 + 1
+            wanted.add((str(y), f"{m:02}", f"{dd:02}"))
+            s3.put_object(Bucket=bucket, Key=f"scale{len(measured)}/year={y}/month={m:02}/day={dd:02}/part-0.json",
+                          Body=b"{}")
+        table = f"{database}.events"
+        proxy.reset(throttle=storm and {"rate": storm, "operations": ["BatchCreatePartition", "BatchGetPartition"]})
+        scale_env = dict(env, GLUE_TABLES=table, GLUE_DATABASES="", AWS_ENDPOINT_URL=proxy.endpoint)
+        machine = run_state_machine(aws, binary, definition, {"tables": "served", "prune": False,
+                                                              "update_schema": False, "window_days": None},
+                                    scale_env, name=f"scale-{len(measured)}")
+        got = {tuple(v) for v in glue_values(aws, table)}
+        if got != wanted:
+            fail(f"{label}: the repair left {len(got)} partitions of {len(wanted)} ({len(wanted - got)} missing)")
+        events, executions = machine.history()
+        measured[label] = (machine.largest_state, machine.largest_answer, events, executions, machine.tasks)
+    proxy.reset()
+    small, large, storm = measured.values()
+    for label, (state, answer, events, executions, tasks) in measured.items():
+        print(f"repair at scale, {label}: largest state {state} bytes, largest answer {answer} bytes, "
+              f"most history events of one execution {events}, {executions} executions, {tasks} function runs")
+        if state > 64 * 1024 or answer > 1024 * 1024:
+            fail(f"{label}: a state of {state} bytes or an answer of {answer} (at most 64 KiB and 1 MiB)")
+    for label, (state, _, events, _, _) in (("ten times the table", large), ("a Glue storm", storm)):
+        if state > small[0] + 256:
+            fail(f"with {label} the largest state grew from {small[0]} to {state} bytes")
+        # A group's runs are 7 events each: a storm may take more runs, never more than its bound.
+        if events > max(small[2], 7 * 50 + 30):
+            fail(f"with {label} an execution's history grew from {small[2]} to {events} events")
+
+
+class StormProxy:
+    """bench/latency_proxy.py in front of moto, without latency: it throttles Glue when told."""
+
+    def __init__(self, upstream):
+        self.process = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "bench", "latency_proxy.py"), "--upstream", upstream,
+             "--list-ms", "0", "--s3-ms", "0", "--glue-ms", "0"], stdout=subprocess.PIPE, text=True)
+        self.endpoint = f"http://127.0.0.1:{self.process.stdout.readline().split()[-1]}"
+
+    def reset(self, throttle=None):
+        import urllib.request
+        request = urllib.request.Request(f"{self.endpoint}/__proxy/reset", method="POST",
+                                         data=json.dumps({"throttle": throttle}).encode())
+        urllib.request.urlopen(request).read()
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
 
 
 def sqs_end_to_end(aws, work, endpoint, binary):
@@ -548,19 +620,32 @@ def sqs_end_to_end(aws, work, endpoint, binary):
         fail(f"start_backfill.py failed: {started.stderr}")
     execution = aws["stepfunctions"].describe_execution(executionArn=started.stdout.strip())
     if (execution["stateMachineArn"] != out["state_machine_arn"]
-            or json.loads(execution["input"]) != {"tables": ["analytics.logs"], "prune": True, "update_schema": False}):
+            or json.loads(execution["input"]) != {"tables": ["analytics.logs"], "prune": True, "update_schema": False,
+                                                  "window_days": None}):
         fail(f"make start-backfill started {execution}")
     repair_env = function_env(aws, endpoint, out["repair_function_arn"].split(":")[-1])
-    tasks = run_state_machine(aws, endpoint, binary, out["state_machine_arn"], repair_input, repair_env)
+    if not repair_env.get("CHECKPOINT_URI", "").startswith(f"s3://{out['checkpoint_bucket']}/"):
+        fail(f"the repair function keeps its checkpoints at {repair_env.get('CHECKPOINT_URI')!r}")
+    definition = validated_definition(aws, out["state_machine_arn"])
+    tasks = run_state_machine(aws, binary, definition, repair_input, repair_env).tasks
     if glue_values(aws, "analytics.clickstream") != [["2026", "11", d] for d in ("24", "25")]:
         fail(f"after the repair Glue has {glue_values(aws, 'analytics.clickstream')}")
     if glue_values(aws, "analytics.logs") != [["2026", "11"], ["2026", "12"]]:
         fail(f"after the repair Glue has {glue_values(aws, 'analytics.logs')} (the empty partition stays)")
     print(f"sqs root: applied; {len(keys)} objects in {len(batches)} SQS batch(es); deletions; the repair's state "
           f"machine validated and played ({tasks} function runs): a lost partition re-created, an empty one pruned")
+    proxy = StormProxy(endpoint.split("//", 1)[1])
+    try:
+        repair_at_scale(aws, binary, definition, repair_env, out, proxy)
+    finally:
+        proxy.stop()
+    for database in ("scale_0", "scale_1", "scale_2"):
+        drop_database(aws, database)
     # Tear down as the README says: empty the bucket, then destroy.
-    for obj in aws["s3"].list_objects_v2(Bucket=bucket).get("Contents", []):
-        aws["s3"].delete_object(Bucket=bucket, Key=obj["Key"])
+    for page in aws["s3"].get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            aws["s3"].delete_objects(Bucket=bucket, Delete={"Objects": keys})
     tf.run("destroy", "-auto-approve")
 
 

@@ -441,7 +441,7 @@ async fn a_failed_sqs_record_without_a_message_id_brings_the_whole_batch_back() 
     let out = r.handle_event(&event, false).await.unwrap();
     assert!(out.report.retry_whole_batch);
     let err = invoke(&r, &event).await.unwrap_err();
-    assert!(err.to_string().contains("no messageId"), "{err}");
+    assert!(err.error_message.contains("no messageId"), "{err:?}");
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 mod cli;
 mod handle;
 mod moto;
+mod pass;
 mod poison;
 mod proxy;
 mod reliability;

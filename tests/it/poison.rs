@@ -7,7 +7,6 @@ use crate::support::*;
 use glue_partition_registrar::config::{Config, TableName};
 use glue_partition_registrar::core::Deadline;
 use glue_partition_registrar::handler::Registrar;
-use glue_partition_registrar::sync::SyncOptions;
 use serde_json::{Value, json};
 use std::time::Duration;
 

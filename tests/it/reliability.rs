@@ -12,7 +12,6 @@ use glue_partition_registrar::core::report::Report;
 use glue_partition_registrar::handler::Registrar;
 use glue_partition_registrar::lambda::invoke;
 use glue_partition_registrar::metrics::MetricsConfig;
-use glue_partition_registrar::sync::SyncOptions;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};

@@ -7,10 +7,9 @@ use crate::support::*;
 use glue_partition_registrar::aws::{ClientOptions, Clients};
 use glue_partition_registrar::config::{Config, TableName};
 use glue_partition_registrar::core::Deadline;
-use glue_partition_registrar::core::pass::Cursor;
+use glue_partition_registrar::core::pass::CursorRef;
 use glue_partition_registrar::core::report::Report;
 use glue_partition_registrar::handler::Registrar;
-use glue_partition_registrar::sync::SyncOptions;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -96,8 +95,39 @@ async fn a_large_table_is_walked_by_many_listings_at_once() {
     );
 }
 
+/// The Glue requests a proxy saw of `operation`, their bodies.
+fn glue_bodies(proxy: &Proxy, operation: &str) -> Vec<Value> {
+    proxy
+        .seen()
+        .iter()
+        .filter(|s| s.operation == operation)
+        .map(|s| serde_json::from_str(&s.body).unwrap())
+        .collect()
+}
+
 #[tokio::test]
-async fn the_catalog_is_read_in_segments_page_by_page_without_column_schemas() {
+async fn a_run_asks_the_catalog_only_about_the_partitions_its_listings_found() {
+    let (keys, expected) = tree(60, 1);
+    let (_, t) = table_with(&keys).await;
+    registrar(&[&t])
+        .sync(&t, &SyncOptions::default())
+        .await
+        .unwrap();
+    let proxy = Proxy::start(Plan::none(), 1).await;
+    let r = registrar_at(&proxy.endpoint, Config::for_table(t.clone()));
+    let report = r.sync(&t, &SyncOptions::default()).await.unwrap();
+    // Every partition was found registered: none created again, and the catalog was not
+    // read whole, only asked about what the walk found.
+    assert_eq!(report.existing.len(), expected.len());
+    assert!(report.created.is_empty(), "{:?}", report.created);
+    assert!(glue_bodies(&proxy, "GetPartitions").is_empty());
+    let checks = glue_bodies(&proxy, "BatchGetPartition");
+    assert_eq!(checks.len(), 1, "60 partitions, one request");
+    assert_eq!(checks[0]["PartitionsToGet"].as_array().unwrap().len(), 60);
+}
+
+#[tokio::test]
+async fn the_finish_reads_the_catalog_in_segments_page_by_page_without_column_schemas() {
     let (keys, expected) = tree(60, 1);
     let (_, t) = table_with(&keys).await;
     registrar(&[&t])
@@ -107,29 +137,100 @@ async fn the_catalog_is_read_in_segments_page_by_page_without_column_schemas() {
     let proxy = Proxy::start(Plan::none(), 1).await;
     let r = registrar_at(&proxy.endpoint, Config::for_table(t.clone()));
     let options = SyncOptions {
+        prune: true,
         catalog_page_size: 5,
         catalog_segments: 3,
         ..SyncOptions::default()
     };
     let report = r.sync(&t, &options).await.unwrap();
-    // Every partition was seen in the catalog across the pages: none created again.
-    assert_eq!(report.existing.len(), expected.len());
-    assert!(report.created.is_empty(), "{:?}", report.created);
-    let reads: Vec<Value> = proxy
-        .seen()
-        .iter()
-        .filter(|s| s.operation == "GetPartitions")
-        .map(|s| serde_json::from_str(&s.body).unwrap())
-        .collect();
-    assert!(reads.len() >= 60 / 5, "{} pages", reads.len());
-    let segments: BTreeSet<i64> = reads
+    assert!(report.deleted.is_empty(), "{:?}", report.deleted);
+    assert_eq!(catalog(&t).await, expected);
+    let reads = glue_bodies(&proxy, "GetPartitions");
+    // A first page of the whole catalog, which says it is more than a page; then three
+    // segments, each page by page.
+    assert_eq!(reads[0]["Segment"]["TotalSegments"], 1);
+    assert!(reads.len() > 60 / 5, "{} pages", reads.len());
+    let segments: BTreeSet<i64> = reads[1..]
         .iter()
         .map(|b| b["Segment"]["SegmentNumber"].as_i64().unwrap())
         .collect();
     assert_eq!(segments, [0, 1, 2].into());
+    assert!(
+        reads[1..]
+            .iter()
+            .all(|b| b["Segment"]["TotalSegments"] == 3)
+    );
     assert!(reads.iter().any(|b| b.get("NextToken").is_some()));
     assert!(reads.iter().all(|b| b["ExcludeColumnSchema"] == true));
     assert!(reads.iter().all(|b| b["MaxResults"] == 5));
+}
+
+#[tokio::test]
+async fn a_catalog_that_fits_a_page_is_read_in_one_request() {
+    let (keys, _) = tree(30, 1);
+    let (_, t) = table_with(&keys).await;
+    let proxy = Proxy::start(Plan::none(), 1).await;
+    let r = registrar_at(&proxy.endpoint, Config::for_table(t.clone()));
+    let options = SyncOptions {
+        prune: true,
+        ..SyncOptions::default()
+    };
+    r.sync(&t, &options).await.unwrap();
+    assert_eq!(glue_bodies(&proxy, "GetPartitions").len(), 1);
+}
+
+#[tokio::test]
+async fn a_catalog_whose_segments_overlap_is_read_as_one_and_each_partition_handled_once() {
+    // A service that pages but ignores `Segment` answers every segment with the whole
+    // catalog: the finish sees it in the first pages and reads one segment instead.
+    let (keys, _) = tree(40, 1);
+    let (bucket, t) = table_with(&keys).await;
+    registrar(&[&t])
+        .sync(&t, &SyncOptions::default())
+        .await
+        .unwrap();
+    delete_objects(&bucket, &keys[..1]).await;
+    let proxy = Proxy::start(Plan::none(), 1).await;
+    proxy.set_rules(Rules {
+        ignore_segments: true,
+        ..Rules::default()
+    });
+    let r = registrar_at(&proxy.endpoint, Config::for_table(t.clone()));
+    let options = SyncOptions {
+        prune: true,
+        catalog_page_size: 10,
+        ..SyncOptions::default()
+    };
+    let report = r.sync(&t, &options).await.unwrap();
+    assert_eq!(report.deleted.len(), 1, "{:?}", report.deleted);
+    assert_eq!(report.counts.unwrap().deleted, 1);
+    assert_eq!(glue_bodies(&proxy, "DeletePartition").len(), 1);
+}
+
+#[tokio::test]
+async fn on_the_stock_emulator_one_empty_partition_is_pruned_with_one_delete_and_counted_once() {
+    // moto ignores `Segment` and paging alike, as LocalStack's Glue does: straight at it.
+    let (keys, _) = tree(6, 1);
+    let (bucket, t) = table_with(&keys).await;
+    registrar(&[&t])
+        .sync(&t, &SyncOptions::default())
+        .await
+        .unwrap();
+    delete_objects(&bucket, &keys[..1]).await;
+    let r = Registrar::new(
+        Clients::new(&crate::moto::sdk_config()),
+        Config::for_table(t.clone()),
+    );
+    let before = r.clients().glue_requests.snapshot();
+    let options = SyncOptions {
+        prune: true,
+        ..SyncOptions::default()
+    };
+    let report = r.sync(&t, &options).await.unwrap();
+    let glue = r.clients().glue_requests.snapshot().since(&before);
+    assert_eq!(report.counts.unwrap().deleted, 1, "{:?}", report.deleted);
+    assert_eq!(glue.get("DeletePartition"), 1, "{glue}");
+    assert_eq!(glue.get("GetPartitions"), 1, "{glue}");
 }
 
 #[tokio::test]
@@ -158,7 +259,7 @@ async fn sync_stops_cleanly_at_the_deadline_and_says_where() {
         "{stopped}"
     );
     let cursor = report.cursor.as_ref().expect("a cursor");
-    assert!(!cursor.walk.units.is_empty());
+    assert!(!r.group_cursor(&t, cursor).await.walk.units.is_empty());
     // It walked, and what it found was registered before the deadline, not cut in flight.
     let counts = report.counts.unwrap();
     assert!(counts.created > 0, "{counts:?}");
@@ -197,7 +298,10 @@ async fn creates_in_flight_at_the_deadline_are_reported_unconfirmed_and_the_next
     assert!(first.created.is_empty(), "nothing confirmed in time");
     assert!(first.stopped.is_some());
     let cursor = first.cursor.clone().unwrap();
-    assert_eq!(cursor.retry.len() as u64, unconfirmed);
+    assert_eq!(
+        r.group_cursor(&t, &cursor).await.retry.len() as u64,
+        unconfirmed
+    );
     // The cut requests land; the next run makes sure of them first.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     proxy.set_plan(Plan::none());
@@ -229,7 +333,7 @@ async fn chain(
     max: usize,
 ) -> Vec<Report> {
     let mut runs = Vec::new();
-    let mut cursor: Option<Cursor> = None;
+    let mut cursor: Option<CursorRef> = None;
     for _ in 0..max {
         let run = r
             .sync(
@@ -363,14 +467,20 @@ async fn under_a_glue_storm_a_chain_of_resumed_runs_ends_in_the_exact_catalog() 
     assert_eq!(catalog(&t).await, expected);
 }
 
-/// The state machine's loop, played with the function's own inputs and outputs: split the
-/// table into groups, walk each group in runs until its walk is over, then finish the pass
-/// (prune) from the groups' cursors merged.
+/// The state machine's loop, played with the function's own inputs and outputs: the first
+/// run cuts the table into groups, each group is walked in runs until its walk is over, then
+/// the pass is finished (prune) once; the state between runs is in the checkpoint store (S3,
+/// as the module deploys it), and every answer names it by reference.
 #[tokio::test]
 async fn the_state_machine_loop_split_walk_groups_and_finish_ends_in_the_exact_catalog() {
     let (keys, expected) = tree(672, 3);
     let (bucket, t) = table_with(&keys).await;
-    // A stale partition whose data is gone: the finish prunes it.
+    let checkpoints = create_bucket().await;
+    let mut config = Config::for_table(t.clone());
+    config.checkpoint = Some(format!("s3://{checkpoints}/registrar/"));
+    let r = Registrar::new(clients(), config);
+    // A stale partition whose data is gone: the finish prunes it. (Registered by another
+    // process: this one's warm cache would vouch for the partition deleted below.)
     registrar(&[&t])
         .sync(&t, &SyncOptions::default())
         .await
@@ -379,7 +489,7 @@ async fn the_state_machine_loop_split_walk_groups_and_finish_ends_in_the_exact_c
     delete_objects(&bucket, stale).await;
     let mut expected = expected;
     expected.remove(&strings(&[&["2025", "01", "01"]])[0]);
-    // Two days registered by nobody: the walk creates them.
+    // A day registered by nobody: the walk creates it.
     glue()
         .batch_delete_partition()
         .database_name(&t.database)
@@ -393,7 +503,6 @@ async fn the_state_machine_loop_split_walk_groups_and_finish_ends_in_the_exact_c
         .send()
         .await
         .unwrap();
-    let r = registrar(&[&t]);
     let table = t.to_string();
     let plan = invoke(
         &r,
@@ -401,38 +510,38 @@ async fn the_state_machine_loop_split_walk_groups_and_finish_ends_in_the_exact_c
     )
     .await
     .unwrap();
-    let cursors = plan["cursors"].as_array().unwrap().clone();
-    assert!(!cursors.is_empty() && cursors.len() <= 4, "{plan}");
-    let mut finals = Vec::new();
-    for cursor in cursors {
-        let mut cursor = cursor;
-        loop {
+    let pass = plan["pass"].as_str().unwrap().to_owned();
+    let groups = plan["groups"].as_array().unwrap().clone();
+    assert!(groups.len() <= 4, "{plan}");
+    let mut largest = plan.to_string().len();
+    for group in groups {
+        for run in 1.. {
             let out = invoke(
                 &r,
-                &json!({"sync": {"table": table, "prune": true, "resume": cursor, "summary": true}}),
+                &json!({"sync": {"table": table, "prune": true, "pass": pass, "group": group, "summary": true}}),
             )
             .await
             .unwrap();
-            cursor = out["cursor"].clone();
-            if cursor.is_null() || cursor["phase"] != "walk" {
+            largest = largest.max(out.to_string().len());
+            if out["cursor"].is_null() {
                 break;
             }
-            assert!(cursor["runs"].as_u64().unwrap() < 10);
+            assert!(run < 10, "{out}");
         }
-        finals.push(cursor);
     }
-    let mut resume = Value::Array(finals);
     loop {
         let out = invoke(
             &r,
-            &json!({"sync": {"table": table, "prune": true, "resume": resume, "summary": true}}),
+            &json!({"sync": {"table": table, "prune": true, "pass": pass, "finish": true, "summary": true}}),
         )
         .await
         .unwrap();
+        largest = largest.max(out.to_string().len());
         if out["cursor"].is_null() {
+            assert_eq!(out["unregistered"], 0, "{out}");
             break;
         }
-        resume = out["cursor"].clone();
     }
     assert_eq!(catalog(&t).await, expected);
+    assert!(largest < 2048, "an answer of {largest} bytes");
 }

@@ -7,7 +7,6 @@ use crate::support::*;
 use glue_partition_registrar::aws::Clients;
 use glue_partition_registrar::config::{Config, TableName};
 use glue_partition_registrar::handler::Registrar;
-use glue_partition_registrar::sync::SyncOptions;
 use std::collections::BTreeSet;
 
 /// moto's account: the catalog id a cross-account configuration would name.

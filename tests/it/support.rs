@@ -19,10 +19,19 @@ pub fn glue() -> aws_sdk_glue::Client {
     Clients::new(&sdk_config()).glue
 }
 
-/// A name no other test uses: tests share one emulator and run in parallel.
+/// A name no other test uses: tests share one emulator and run in parallel, and passes keep
+/// checkpoints (by default in a directory that outlives the run) under their table's name,
+/// so the name is this run's own too.
 pub fn unique(prefix: &str) -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    format!("{prefix}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
+    static RUN: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let run = RUN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        (std::process::id() ^ nanos) % 100_000
+    });
+    format!("{prefix}_{run}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 pub fn storage(location: &str) -> StorageDescriptor {
@@ -162,7 +171,7 @@ pub fn test_metrics() -> glue_partition_registrar::metrics::MetricsConfig {
 pub async fn invoke(
     registrar: &Registrar,
     payload: &Value,
-) -> Result<Value, glue_partition_registrar::lambda::Error> {
+) -> Result<Value, glue_partition_registrar::lambda::Diagnostic> {
     glue_partition_registrar::lambda::invoke(
         registrar,
         &test_metrics(),
@@ -297,30 +306,146 @@ pub fn s3_event_in(bucket: &str, event_name: &str, keys: &[&str]) -> Value {
     })).collect::<Vec<_>>()})
 }
 
+/// A backfill or sync as the tests ask for one: what the pass does (prune, update schemas,
+/// a window), where it goes on (`resume`, a report's cursor), and how the run goes (the
+/// production options).
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub prune: bool,
+    pub update_schema: bool,
+    pub window_days: Option<u32>,
+    pub resume: Option<glue_partition_registrar::core::pass::CursorRef>,
+    pub dry_run: bool,
+    pub concurrency: usize,
+    pub glue_concurrency: usize,
+    pub deadline: glue_partition_registrar::core::Deadline,
+    pub drain: std::time::Duration,
+    pub page_size: i32,
+    pub catalog_page_size: i32,
+    pub catalog_segments: i32,
+    pub max_units: usize,
+    pub now_ms: i64,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        let o = glue_partition_registrar::sync::SyncOptions::default();
+        Self {
+            prune: false,
+            update_schema: false,
+            window_days: None,
+            resume: None,
+            dry_run: o.dry_run,
+            concurrency: o.concurrency,
+            glue_concurrency: o.glue_concurrency,
+            deadline: o.deadline,
+            drain: o.drain,
+            page_size: o.page_size,
+            catalog_page_size: o.catalog_page_size,
+            catalog_segments: o.catalog_segments,
+            max_units: o.max_units,
+            now_ms: o.now_ms,
+        }
+    }
+}
+
+impl SyncOptions {
+    /// The run of the pass this asks for, and the production options of the run.
+    pub fn request(
+        &self,
+        table: &TableName,
+    ) -> (
+        glue_partition_registrar::sync::PassRequest,
+        glue_partition_registrar::sync::SyncOptions,
+    ) {
+        use glue_partition_registrar::core::request::Step;
+        let step = match &self.resume {
+            None => Step::Start,
+            Some(c) => match c.group {
+                Some(group) => Step::Group {
+                    pass: c.pass.clone(),
+                    group,
+                },
+                None => Step::Finish {
+                    pass: c.pass.clone(),
+                },
+            },
+        };
+        (
+            glue_partition_registrar::sync::PassRequest {
+                table: table.clone(),
+                prune: self.prune,
+                update_schema: self.update_schema,
+                window_days: self.window_days,
+                step,
+            },
+            glue_partition_registrar::sync::SyncOptions {
+                dry_run: self.dry_run,
+                concurrency: self.concurrency,
+                glue_concurrency: self.glue_concurrency,
+                deadline: self.deadline,
+                drain: self.drain,
+                page_size: self.page_size,
+                catalog_page_size: self.catalog_page_size,
+                catalog_segments: self.catalog_segments,
+                max_units: self.max_units,
+                now_ms: self.now_ms,
+            },
+        )
+    }
+}
+
 /// `sync` as a method, as the tests read best: `registrar.sync(&table, &options)`, with
-/// progress as log lines.
+/// progress as log lines; a run of a pass, as the CLI and a direct invocation make it.
 pub trait SyncExt {
     async fn sync(
         &self,
         table: &TableName,
-        options: &glue_partition_registrar::sync::SyncOptions,
+        options: &SyncOptions,
     ) -> Result<
         glue_partition_registrar::core::report::Report,
         glue_partition_registrar::sync::SyncError,
     >;
+
+    /// The cursor of a group of a pass, as its checkpoint holds it.
+    async fn group_cursor(
+        &self,
+        table: &TableName,
+        cursor: &glue_partition_registrar::core::pass::CursorRef,
+    ) -> glue_partition_registrar::core::pass::Cursor;
 }
 
 impl SyncExt for Registrar {
     async fn sync(
         &self,
         table: &TableName,
-        options: &glue_partition_registrar::sync::SyncOptions,
+        options: &SyncOptions,
     ) -> Result<
         glue_partition_registrar::core::report::Report,
         glue_partition_registrar::sync::SyncError,
     > {
-        use glue_partition_registrar::sync::{LogProgress, sync};
-        Box::pin(sync(self, table, options, &LogProgress::default())).await
+        use glue_partition_registrar::sync::{LogProgress, Ran, run};
+        let (request, options) = options.request(table);
+        match Box::pin(run(self, &request, &options, &LogProgress::default())).await? {
+            Ran::Report(report) => Ok(*report),
+            Ran::Split(plan) => panic!("a run of a pass answered a split: {plan:?}"),
+        }
+    }
+
+    async fn group_cursor(
+        &self,
+        table: &TableName,
+        cursor: &glue_partition_registrar::core::pass::CursorRef,
+    ) -> glue_partition_registrar::core::pass::Cursor {
+        glue_partition_registrar::sync::Checkpoints::new(self.store().unwrap(), table)
+            .group(
+                &cursor.pass,
+                cursor.group.expect("a group's cursor"),
+                glue_partition_registrar::core::Deadline::NONE,
+            )
+            .await
+            .unwrap()
+            .value
     }
 }
 

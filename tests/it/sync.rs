@@ -2,7 +2,6 @@
 
 use crate::support::*;
 use glue_partition_registrar::config::TableName;
-use glue_partition_registrar::sync::SyncOptions;
 use std::sync::Arc;
 
 fn day_keys(prefix: &str, month: u32, day: u32, files: u32) -> Vec<String> {

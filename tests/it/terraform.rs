@@ -84,7 +84,19 @@ fn every_environment_variable_the_code_reads_is_set_and_no_other() {
             "{function}: {variables}"
         );
     }
-    let set = keys(local(&tf, "environment"));
+    // The repair function alone keeps checkpoints: its environment adds where.
+    let repair = block(
+        block(&tf, "resource", &["aws_lambda_function", "repair"]).body(),
+        "environment",
+        &[],
+    );
+    let repair = hcl::format::to_string(attr(repair.body(), "variables")).unwrap();
+    assert!(
+        repair.contains("CHECKPOINT_URI = local.checkpoint_uri"),
+        "{repair}"
+    );
+    let mut set = keys(local(&tf, "environment"));
+    set.insert("CHECKPOINT_URI".to_owned());
     let read: BTreeSet<String> = glue_partition_registrar::config::ENV_VARS
         .iter()
         .map(|s| s.to_string())
@@ -120,7 +132,8 @@ fn s3_action(operation: &str) -> String {
 }
 
 fn actions_in(text: &str) -> BTreeSet<String> {
-    regex_lite::Regex::new(r"(glue|s3):[A-Za-z0-9]+")
+    // Actions are PascalCase (`s3:GetObject`); condition keys (`s3:prefix`) are not.
+    regex_lite::Regex::new(r"(glue|s3):[A-Z][A-Za-z0-9]+")
         .unwrap()
         .find_iter(text)
         .map(|m| m.as_str().to_owned())
@@ -149,6 +162,7 @@ fn iam_policies_can_allow_exactly_the_glue_and_s3_calls_the_code_makes() {
         .iter()
         .map(|op| format!("glue:{op}"))
         .chain(operations("storage.rs").iter().map(|op| s3_action(op)))
+        .chain(operations("checkpoint.rs").iter().map(|op| s3_action(op)))
         .collect();
     assert!(called.contains("glue:BatchCreatePartition"), "{called:?}");
     assert_eq!(allowed, called);

@@ -16,7 +16,7 @@
 //! the Basic Multilingual Plane counts two), so a value this check accepts is never too long
 //! for Glue. The emulator enforces none of this; the tests' proxy does, as documented.
 
-use crate::report::Reason;
+use crate::reason::Reason;
 use std::fmt;
 
 /// `PartitionInput.Values`: each value at most this long.

@@ -9,7 +9,7 @@
 
 use crate::decode::hive_unescape;
 use crate::glue::{GlueRule, check_partition};
-use crate::report::Reason;
+use crate::reason::Reason;
 use crate::table::{Segment, Table};
 use std::borrow::Cow;
 use std::fmt;

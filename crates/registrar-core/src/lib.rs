@@ -13,12 +13,14 @@
 pub mod deadline;
 pub mod decode;
 pub mod event;
+pub mod found;
 pub mod glue;
 pub mod layout;
 pub mod name;
 pub mod partition;
 pub mod pass;
 pub mod plan;
+pub mod reason;
 pub mod report;
 pub mod request;
 pub mod schema;
@@ -26,6 +28,7 @@ pub mod table;
 pub mod time;
 pub mod types;
 pub mod walk;
+pub mod window;
 
 pub use deadline::Deadline;
 pub use name::TableName;

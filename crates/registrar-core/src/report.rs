@@ -5,17 +5,12 @@
 
 use crate::event::{Normalised, ObjectEvent};
 use crate::name::TableName;
-use crate::pass::Cursor;
+use crate::pass::CursorRef;
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
-/// A reason an object is not registered: a sentence for people, and a kind from a small
-/// fixed set, fit for a metric dimension. Reasons that only I/O can produce (a partition
-/// still holds data) live with the code that does the I/O and implement this too.
-pub trait Reason: fmt::Display {
-    fn kind(&self) -> &'static str;
-}
+pub use crate::reason::Reason;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionEntry {
@@ -163,16 +158,28 @@ pub struct Report {
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub unconfirmed: Vec<PartitionEntry>,
     /// Backfill and sync that stopped before the end: where the next run continues
-    /// (`--resume`, or the request's `resume`).
+    /// (`--resume`, or the request's `resume`), by reference to the pass's checkpoints.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub cursor: Option<Cursor>,
+    pub cursor: Option<CursorRef>,
+    /// A pass's last run: partitions the pass found and could not register (named in
+    /// `failed`, kept for the next pass), and why, in one sentence for the operator.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub unregistered: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cause: Option<String>,
+    /// Some entries were counted but not listed: the lists are bounded by bytes, so that an
+    /// answer stays far under Lambda's 6 MB response limit.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub truncated: bool,
     /// Events: how fresh the created partitions were (each entry has its own).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub freshness: Option<Freshness>,
 }
 
-/// The most entries of one kind a backfill's or sync's report lists; `counts` has them all.
-pub const MAX_LISTED: usize = 10_000;
+/// Bytes a sync's report lists at most, across its lists: past it, entries are counted and
+/// not listed (`truncated`). An answer stays under 1 MB however much a run did (Lambda
+/// allows 6 MB; Step Functions passes 256 KiB, and the state machine asks for summaries).
+pub const MAX_LISTED_BYTES: usize = 512 * 1024;
 
 /// A backfill's or sync's totals.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,20 +200,37 @@ pub struct Summary {
     pub counts: Counts,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub stopped: Option<String>,
-    /// `null` when the pass is over.
-    pub cursor: Option<Cursor>,
+    /// Where the pass goes on; `null` when this run's part is over (a group walked, a
+    /// finish done).
+    pub cursor: Option<CursorRef>,
+    /// Partitions the pass could not register (its last run says; `0` otherwise).
+    #[serde(default)]
+    pub unregistered: u64,
+    /// Why, for the operator; always present (`null`), as a state machine's paths need.
+    #[serde(default)]
+    pub cause: Option<String>,
     #[serde(rename = "dryRun", skip_serializing_if = "std::ops::Not::not", default)]
     pub dry_run: bool,
 }
 
-/// A table cut into units for separate invocations: one cursor per group of units.
+/// A table cut into units for separate invocations: the groups of units, by number (their
+/// cursors are in the pass's checkpoints).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SplitPlan {
     pub table: String,
+    /// The pass the groups belong to.
+    pub pass: String,
+    /// The groups with a walk left, each walked by its own chain of runs: a few numbers,
+    /// whatever the table's size.
+    pub groups: Vec<u32>,
     pub units: usize,
     /// Listings the split sent.
     pub requests: usize,
-    pub cursors: Vec<Cursor>,
+    /// An open pass of an earlier execution was resumed rather than cut anew.
+    #[serde(default)]
+    pub resumed: bool,
+    /// This run's own counts (it walks the table's first pages: all of a small table).
+    pub counts: Counts,
 }
 
 impl Report {
@@ -220,6 +244,8 @@ impl Report {
             counts: self.counts.unwrap_or_default(),
             stopped: self.stopped.clone(),
             cursor: self.cursor.clone(),
+            unregistered: self.unregistered.unwrap_or(0),
+            cause: self.cause.clone(),
             dry_run: self.dry_run,
         }
     }
@@ -351,6 +377,40 @@ impl<'e, 'a> Ledger<'e, 'a> {
 pub struct Tally {
     report: Report,
     counts: Counts,
+    /// Bytes listed so far, about as JSON writes them.
+    listed: usize,
+}
+
+/// About how many bytes an entry takes in the report's JSON.
+trait Listed {
+    fn bytes(&self) -> usize;
+}
+
+impl Listed for PartitionEntry {
+    fn bytes(&self) -> usize {
+        80 + self.database.len()
+            + self.table.len()
+            + self.location.len()
+            + self.values.iter().map(|v| v.len() + 3).sum::<usize>()
+    }
+}
+
+impl Listed for UpdatedEntry {
+    fn bytes(&self) -> usize {
+        self.partition.bytes() + self.changes.iter().map(|c| c.len() + 3).sum::<usize>()
+    }
+}
+
+impl Listed for SkippedEntry {
+    fn bytes(&self) -> usize {
+        40 + self.bucket.len() + self.key.len() + self.reason.len()
+    }
+}
+
+impl Listed for FailedEntry {
+    fn bytes(&self) -> usize {
+        40 + self.bucket.len() + self.key.len() + self.error.len()
+    }
 }
 
 impl Tally {
@@ -361,36 +421,73 @@ impl Tally {
                 ..Report::default()
             },
             counts: Counts::default(),
+            listed: 0,
         }
     }
 
-    fn listed<T>(list: &mut Vec<T>, count: &mut u64, entry: T) {
+    fn listed<T: Listed>(
+        list: &mut Vec<T>,
+        count: &mut u64,
+        listed: &mut usize,
+        truncated: &mut bool,
+        entry: T,
+    ) {
         *count += 1;
-        if list.len() < MAX_LISTED {
+        let bytes = entry.bytes();
+        if *listed + bytes <= MAX_LISTED_BYTES {
+            *listed += bytes;
             list.push(entry);
+        } else {
+            *truncated = true;
         }
     }
 
     pub fn created(&mut self, entry: PartitionEntry) {
-        Self::listed(&mut self.report.created, &mut self.counts.created, entry);
+        Self::listed(
+            &mut self.report.created,
+            &mut self.counts.created,
+            &mut self.listed,
+            &mut self.report.truncated,
+            entry,
+        );
     }
 
     pub fn existing(&mut self, entry: PartitionEntry) {
-        Self::listed(&mut self.report.existing, &mut self.counts.existing, entry);
+        Self::listed(
+            &mut self.report.existing,
+            &mut self.counts.existing,
+            &mut self.listed,
+            &mut self.report.truncated,
+            entry,
+        );
     }
 
     pub fn deleted(&mut self, entry: PartitionEntry) {
-        Self::listed(&mut self.report.deleted, &mut self.counts.deleted, entry);
+        Self::listed(
+            &mut self.report.deleted,
+            &mut self.counts.deleted,
+            &mut self.listed,
+            &mut self.report.truncated,
+            entry,
+        );
     }
 
     pub fn updated(&mut self, entry: UpdatedEntry) {
-        Self::listed(&mut self.report.updated, &mut self.counts.updated, entry);
+        Self::listed(
+            &mut self.report.updated,
+            &mut self.counts.updated,
+            &mut self.listed,
+            &mut self.report.truncated,
+            entry,
+        );
     }
 
     pub fn unconfirmed(&mut self, entry: PartitionEntry) {
         Self::listed(
             &mut self.report.unconfirmed,
             &mut self.counts.unconfirmed,
+            &mut self.listed,
+            &mut self.report.truncated,
             entry,
         );
     }
@@ -402,7 +499,13 @@ impl Tally {
             reason: reason.to_string(),
             kind: reason.kind(),
         };
-        Self::listed(&mut self.report.skipped, &mut self.counts.skipped, entry);
+        Self::listed(
+            &mut self.report.skipped,
+            &mut self.counts.skipped,
+            &mut self.listed,
+            &mut self.report.truncated,
+            entry,
+        );
     }
 
     pub fn fail(&mut self, bucket: &str, key: &str, error: &dyn fmt::Display) {
@@ -411,7 +514,13 @@ impl Tally {
             key: key.to_owned(),
             error: error.to_string(),
         };
-        Self::listed(&mut self.report.failed, &mut self.counts.failed, entry);
+        Self::listed(
+            &mut self.report.failed,
+            &mut self.counts.failed,
+            &mut self.listed,
+            &mut self.report.truncated,
+            entry,
+        );
     }
 
     /// Say why the run stopped early, or what it left undone; several reasons are joined.
@@ -427,7 +536,21 @@ impl Tally {
         &self.counts
     }
 
-    pub fn finish(mut self, cursor: Option<Cursor>) -> Report {
+    /// The first failure listed, as the report says it: why a run made no progress.
+    pub fn first_failure(&self) -> Option<String> {
+        self.report
+            .failed
+            .first()
+            .map(|f| format!("{}: {}", f.key, f.error))
+    }
+
+    /// What the pass could not register, named by its last run.
+    pub fn unregistered(&mut self, count: u64, cause: String) {
+        self.report.unregistered = Some(count);
+        self.report.cause = Some(cause);
+    }
+
+    pub fn finish(mut self, cursor: Option<CursorRef>) -> Report {
         self.report.counts = Some(self.counts);
         self.report.cursor = cursor;
         self.report
@@ -483,17 +606,26 @@ mod tests {
     }
 
     #[test]
-    fn a_tally_counts_everything_and_lists_at_most_its_cap() {
+    fn a_tally_counts_everything_and_lists_at_most_its_bytes() {
         let mut t = Tally::new(false);
-        let entry = PartitionEntry::new(&TableName::new("d", "t"), &["1".into()], "s3://b/t/");
-        for _ in 0..MAX_LISTED + 3 {
+        let entry = PartitionEntry::new(
+            &TableName::new("d", "t"),
+            &["2026".into(), "12".into(), "04".into()],
+            "s3://example-data-lake/clickstream/year=2026/month=12/day=04/",
+        );
+        let failed = "x".repeat(2000);
+        for _ in 0..20_000 {
             t.created(entry.clone());
+            t.fail("example-data-lake", "clickstream/year=2026/", &failed);
         }
         t.stopped("at the deadline");
         t.stopped("nothing pruned");
         let report = t.finish(None);
-        assert_eq!(report.created.len(), MAX_LISTED);
-        assert_eq!(report.counts.unwrap().created, MAX_LISTED as u64 + 3);
+        assert!(report.truncated);
+        assert_eq!(report.counts.unwrap().created, 20_000);
+        assert_eq!(report.counts.unwrap().failed, 20_000);
+        let bytes = serde_json::to_string(&report).unwrap().len();
+        assert!(bytes <= 1024 * 1024, "{bytes} bytes");
         assert_eq!(
             report.stopped.as_deref(),
             Some("at the deadline; nothing pruned")

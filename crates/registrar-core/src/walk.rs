@@ -37,6 +37,10 @@ pub const PAGE: usize = 1000;
 /// Pages a unit is given: the last page of a unit is partial, so units of about 20 pages
 /// spend about one request in 40 on unit ends.
 pub const PAGES_PER_UNIT: usize = 20;
+/// Pages the walk reads as one unit before it cuts the table: a table of a few pages (most
+/// tables of a lake) is walked as it is, with no listing spent on cutting it, and a large
+/// one is cut from what its first pages say of its density.
+pub const SPLIT_AFTER: usize = 3;
 
 /// One `ListObjectsV2` request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +54,9 @@ pub struct ListRequest {
     /// The last key of the unit this request belongs to: anything after it is another unit's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub through: Option<String>,
+    /// Fewer keys than a page: a split's sample wants only the first name after a point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_keys: Option<u16>,
 }
 
 /// What S3 answered to a [`ListRequest`].
@@ -113,6 +120,13 @@ impl<'t> Walk<'t> {
     /// (inclusive); `None` for the start and the end of the key space.
     pub fn unit(&self, after: Option<String>, through: Option<String>) -> ListRequest {
         flat(self.scope(), after, through)
+    }
+
+    /// The first request of a unit that is every key under `prefix` (a day of a windowed
+    /// repair): listed under the prefix itself, and ending where keys under it end, so that
+    /// stepping over a large partition's siblings never wanders out of it.
+    pub fn prefix_unit(&self, prefix: &str) -> ListRequest {
+        flat(prefix, None, Some(format!("{prefix}\u{10FFFF}")))
     }
 
     /// Read one page, answering `request`.
@@ -209,6 +223,7 @@ impl<'t> Walk<'t> {
                     delimiter: true,
                     start_after: Some(after(dir)),
                     through: through.clone(),
+                    max_keys: None,
                 }];
                 if parent.len() > scope.len() {
                     next.extend(flat_after(scope, after(parent), through));
@@ -291,6 +306,7 @@ fn flat(prefix: &str, start_after: Option<String>, through: Option<String>) -> L
         delimiter: false,
         start_after,
         through,
+        max_keys: None,
     }
 }
 
@@ -415,28 +431,62 @@ impl Frontier {
     }
 }
 
+/// Listings the split may send in all, whatever the table: cutting a level of ten million
+/// directories costs what cutting a level of ten does, give or take a few dozen requests.
+pub const MAX_SPLIT_REQUESTS: usize = 64;
+/// Pages of one directory listing the split reads before it calls the level wide and
+/// samples it instead of reading on (a level of ten million directories is 10,000 pages).
+const LEVEL_PAGES: usize = 2;
+/// Directories whose children a widening lists, at most: a level with more is cut itself.
+const MAX_WIDEN: usize = 16;
+/// Directories ahead whose size is measured before cutting, so that units hold about as
+/// many keys when old data is sparse and new data dense.
+const DENSITY_SAMPLES: usize = 8;
+/// Points a wide level is sampled at, at most.
+const MAX_SAMPLES: usize = 48;
+/// Characters of a directory name the sampling reads as a number (an `f64` holds about 15
+/// decimal digits: 12 characters of a 16-letter alphabet, fewer of a larger one, is enough
+/// to tell ten million names apart).
+const SAMPLE_DIGITS: usize = 12;
+
 /// How the key space is cut into units, decided from listings the shell sends: first the
-/// scope's directories (`Delimiter=/`) beside the walk's own first page (the probe), which
-/// says how many keys the first directories hold; then, only if the table is large, the
-/// directories of deeper levels, until there are enough of them to cut at.
+/// scope's directories (`Delimiter=/`) beside the walk's own first pages (the probe), which
+/// say how many keys the first directories hold; then, only if the table is large, the
+/// directories of deeper levels until there are enough of them to cut at; then how many keys
+/// a few of them hold, so that the cuts follow the data's density. A level too wide to list
+/// (a first key of millions of values) is sampled at evenly spaced names instead. Every
+/// step is bounded: the split sends at most [`MAX_SPLIT_REQUESTS`] listings.
 pub struct Split<'t> {
     table: &'t Table,
     max_units: usize,
     /// Directory levels the cuts may go down to: the partition level at the deepest, so that
     /// no partition is ever cut.
     max_depth: usize,
-    /// The probe page's last key, once it answered; `None` inside when it held everything.
+    /// The probe's last key, once it answered; `None` inside when it held everything.
     probe: Option<Option<String>>,
-    /// The probe page's keys: how many keys the first directories hold.
+    /// The probe's keys: how many keys the first directories hold.
     probe_keys: Vec<String>,
+    /// Keys a page of the walk holds (S3 answers 1,000), as the probe's pages showed.
+    page: usize,
     /// Directories found, by depth (1 = directly under the scope), sorted when used.
     levels: Vec<Vec<String>>,
+    /// Depths listed only in part: more directories follow than the split read.
+    wide: Vec<usize>,
+    /// Pages read of each directory listing, by its prefix.
+    pages: Vec<(String, usize)>,
     /// Listings sent and not yet answered.
     waiting: usize,
     /// The chain of directories holding the probe's last key, as far as it was listed.
     chain: Vec<String>,
     phase: SplitPhase,
-    /// Delimiter listings the split sent: its own cost.
+    /// While weighing: the directories measured, and what their listings said.
+    weights: Vec<Weight>,
+    /// The weighing asked for more units than its level has directories, and the split
+    /// looked a level deeper: it does so once.
+    deepened: bool,
+    /// While sampling a wide level: each sample's request and the directory it met.
+    samples: Vec<(ListRequest, Option<String>)>,
+    /// Listings the split sent: its own cost.
     pub requests: usize,
 }
 
@@ -444,18 +494,56 @@ pub struct Split<'t> {
 enum SplitPhase {
     /// Listing the directories that hold the probe's end, one level after another.
     Estimating,
-    /// Listing a whole level to have enough directories to cut at.
+    /// Listing a level's children to have enough directories to cut at.
     Widening {
         depth: usize,
         wanted: usize,
     },
+    /// Measuring a few directories ahead to cut where the keys are.
+    Weighing {
+        depth: usize,
+        wanted: usize,
+    },
+    /// Sampling a level too wide to list.
+    Sampling,
     Done,
+}
+
+/// One measured directory: its first flat page (keys in it, whether more followed, how many
+/// of its children the page reached) and, for a directory above the partition level, how
+/// many children it has.
+#[derive(Debug, Clone)]
+struct Weight {
+    index: usize,
+    dir: String,
+    flat: Option<(usize, bool, usize)>,
+    children: Option<usize>,
+}
+
+impl Weight {
+    /// Keys the directory holds, as far as its listings tell.
+    fn keys(&self) -> f64 {
+        let Some((keys, truncated, reached)) = self.flat else {
+            return 1.0;
+        };
+        if !truncated {
+            return keys.max(1) as f64;
+        }
+        match self.children {
+            // The page ran through `reached - 1` whole children: keys per child, times them all.
+            Some(children) if reached >= 2 => {
+                keys as f64 / (reached - 1) as f64 * children.max(reached) as f64
+            }
+            Some(children) => keys as f64 * children.max(1) as f64,
+            None => keys as f64,
+        }
+    }
 }
 
 /// What the split wants next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SplitStep {
-    /// Send these listings (all `Delimiter=/`), and hand their pages back.
+    /// Send these listings, and hand their pages back.
     List(Vec<ListRequest>),
     /// Wait for listings (or the probe) still out.
     Wait,
@@ -471,54 +559,116 @@ impl<'t> Split<'t> {
             max_depth: table.layout.segments.len(),
             probe: None,
             probe_keys: Vec::new(),
+            page: PAGE,
             levels: Vec::new(),
+            wide: Vec::new(),
+            pages: Vec::new(),
             waiting: 0,
             chain: Vec::new(),
             phase: SplitPhase::Estimating,
+            weights: Vec::new(),
+            deepened: false,
+            samples: Vec::new(),
             requests: 0,
         }
     }
 
-    /// The first listing: the scope's directories. Send it once the walk's first page (the
-    /// probe) came back truncated, and before handing that page to [`Split::on_probe`]; a
-    /// table whose first page holds it all needs no split.
+    /// The first listing: the scope's directories. Send it once the walk's first pages (the
+    /// probe) showed the table is more than a few pages, and before handing them to
+    /// [`Split::on_probe`].
     pub fn start(&mut self) -> Vec<ListRequest> {
         let scope = scope(self.table).to_owned();
         self.listings(vec![scope])
     }
 
-    /// The walk's first page (of the whole key space) answered.
-    pub fn on_probe(&mut self, page: &ListPage) -> SplitStep {
+    /// The walk's first `pages` pages (of the whole key space), as one page: their keys, and
+    /// whether more followed.
+    pub fn on_probe(&mut self, page: &ListPage, pages: usize) -> SplitStep {
         let last = page.truncated.then(|| page.keys.last().cloned()).flatten();
         self.probe = Some(last);
         self.probe_keys = page.keys.clone();
+        self.page = (page.keys.len() / pages.max(1)).max(1);
         self.decide()
     }
 
     /// A listing the split asked for answered.
     pub fn on_page(&mut self, request: &ListRequest, page: &ListPage) -> SplitStep {
+        match self.phase {
+            SplitPhase::Weighing { .. } => {
+                self.waiting = self.waiting.saturating_sub(1);
+                if let Some(w) = self.weights.iter_mut().find(|w| w.dir == request.prefix) {
+                    if request.delimiter {
+                        w.children = Some(page.dirs.len() + page.keys.len());
+                    } else {
+                        let reached = page
+                            .keys
+                            .iter()
+                            .filter_map(|k| {
+                                k[w.dir.len()..].find('/').map(|i| &k[..w.dir.len() + i])
+                            })
+                            .fold((0, None), |(n, last): (usize, Option<&str>), c| {
+                                if last == Some(c) {
+                                    (n, last)
+                                } else {
+                                    (n + 1, Some(c))
+                                }
+                            })
+                            .0;
+                        w.flat = Some((page.keys.len(), page.truncated, reached));
+                    }
+                }
+                return self.decide();
+            }
+            SplitPhase::Sampling => {
+                self.waiting = self.waiting.saturating_sub(1);
+                let met = page.dirs.first().or(page.keys.first()).map(|entry| {
+                    match entry[request.prefix.len()..].find('/') {
+                        Some(i) => entry[..request.prefix.len() + i + 1].to_owned(),
+                        None => entry.clone(),
+                    }
+                });
+                if let Some(s) = self.samples.iter_mut().find(|(r, _)| r == request) {
+                    s.1 = met;
+                }
+                return self.decide();
+            }
+            _ => {}
+        }
         let depth = self.depth_of(&request.prefix) + 1;
         if self.levels.len() < depth {
             self.levels.resize(depth, Vec::new());
         }
         self.levels[depth - 1].extend(page.dirs.iter().cloned());
-        let mut more = Vec::new();
+        let read = match self.pages.iter_mut().find(|(p, _)| *p == request.prefix) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                self.pages.push((request.prefix.clone(), 1));
+                1
+            }
+        };
         if page.truncated {
             let last_dir = page.dirs.last().map(|d| after(d));
             let last_key = page.keys.last().cloned();
-            if let Some(from) = last_dir.into_iter().chain(last_key).max() {
-                self.requests += 1;
-                more.push(ListRequest {
-                    start_after: Some(from),
-                    ..request.clone()
-                });
+            let from = last_dir.into_iter().chain(last_key).max();
+            match from {
+                Some(from) if read < LEVEL_PAGES && self.requests < MAX_SPLIT_REQUESTS => {
+                    self.requests += 1;
+                    return SplitStep::List(vec![ListRequest {
+                        start_after: Some(from),
+                        ..request.clone()
+                    }]);
+                }
+                _ => {
+                    if !self.wide.contains(&depth) {
+                        self.wide.push(depth);
+                    }
+                }
             }
-        } else {
-            self.waiting -= 1;
         }
-        if !more.is_empty() {
-            return SplitStep::List(more);
-        }
+        self.waiting = self.waiting.saturating_sub(1);
         self.decide()
     }
 
@@ -536,8 +686,14 @@ impl<'t> Split<'t> {
                 delimiter: true,
                 start_after: None,
                 through: None,
+                max_keys: None,
             })
             .collect()
+    }
+
+    /// Room left in the split's budget of listings.
+    fn budget(&self) -> usize {
+        MAX_SPLIT_REQUESTS.saturating_sub(self.requests)
     }
 
     fn decide(&mut self) -> SplitStep {
@@ -548,7 +704,7 @@ impl<'t> Split<'t> {
             return SplitStep::Wait;
         };
         let Some(probe) = probe else {
-            // The first page held every key: nothing left to cut.
+            // The probe held every key: nothing left to cut.
             return self.finish(Vec::new());
         };
         for level in &mut self.levels {
@@ -558,12 +714,14 @@ impl<'t> Split<'t> {
         match self.phase {
             SplitPhase::Estimating => self.estimate(&probe),
             SplitPhase::Widening { depth, wanted } => self.widen(&probe, depth, wanted),
+            SplitPhase::Weighing { depth, wanted } => self.cut_by_weight(&probe, depth, wanted),
+            SplitPhase::Sampling => self.cut_by_samples(&probe),
             SplitPhase::Done => SplitStep::Wait,
         }
     }
 
     /// Follow the probe's last key down the levels until a level shows how many of its
-    /// directories one page passed; from that, how many keys the table holds.
+    /// directories the probe passed; from that, how many keys the table holds.
     fn estimate(&mut self, probe: &str) -> SplitStep {
         let depth = self.chain.len() + 1;
         let Some(level) = self.levels.get(depth - 1) else {
@@ -579,16 +737,16 @@ impl<'t> Split<'t> {
             && let Some(holder) = holder
             && depth < self.max_depth
             && self.expandable(holder)
+            && self.budget() > 0
         {
-            // One directory holds more than the page: look inside it.
+            // One directory holds more than the probe: look inside it.
             self.chain.push(holder.clone());
             let request = self.listings(vec![holder.clone()]);
             return SplitStep::List(request);
         }
-        // Keys per directory at this depth, times the directories at every level above.
         // Keys per directory at this depth: the probe's keys in the directories it passed;
-        // if it passed none, one directory holds more than a page.
-        let page = self.probe_keys.len().max(1) as f64;
+        // if it passed none, one directory holds more than the probe.
+        let probe_len = self.probe_keys.len().max(1) as f64;
         let in_passed = self
             .probe_keys
             .iter()
@@ -598,10 +756,15 @@ impl<'t> Split<'t> {
             })
             .count();
         let per_dir = if passed == 0 {
-            page
+            probe_len
         } else {
             in_passed.max(1) as f64 / passed as f64
         };
+        if depth == 1 && self.wide.contains(&1) {
+            return self.sample(probe, per_dir);
+        }
+        // Keys per directory at this depth, times the directories at every level above: a
+        // first guess, from the oldest data; the weighing corrects it with newer data.
         let mut estimate = per_dir * here.len().max(1) as f64;
         for d in (1..depth).rev() {
             let parent = d.checked_sub(2).and_then(|i| self.chain.get(i));
@@ -611,20 +774,22 @@ impl<'t> Split<'t> {
                 .count();
             estimate *= siblings.max(1) as f64;
         }
-        let wanted = (estimate / (page * PAGES_PER_UNIT as f64)).ceil() as usize;
-        let wanted = wanted.clamp(1, self.max_units);
-        if wanted <= 1 {
-            return self.finish(Vec::new());
-        }
+        let wanted = self.wanted(estimate);
         self.widen(probe, 1, wanted)
     }
 
+    /// Units for `keys` keys: about [`PAGES_PER_UNIT`] pages each.
+    fn wanted(&self, keys: f64) -> usize {
+        ((keys / (self.page * PAGES_PER_UNIT) as f64).ceil() as usize).clamp(1, self.max_units)
+    }
+
     /// Have `wanted` directories ahead of the probe to cut at, listing a level deeper while
-    /// there are too few and the partition level is not reached.
+    /// there are too few, the partition level is not reached, and a handful of directories
+    /// holds them; then measure and cut.
     fn widen(&mut self, probe: &str, depth: usize, wanted: usize) -> SplitStep {
         let ahead = self.ahead(probe, depth);
         if ahead.len() + 1 >= wanted || depth >= self.max_depth {
-            return self.cut(ahead, wanted);
+            return self.weigh(probe, depth, wanted);
         }
         // List every expandable directory ahead at this depth not listed yet, and the ones
         // holding the probe (only their part ahead counts).
@@ -640,6 +805,10 @@ impl<'t> Split<'t> {
             .filter(|d| self.expandable(d))
             .cloned()
             .collect();
+        if to_list.len() > MAX_WIDEN.min(self.budget()) {
+            // Too many to look into: cut at this level, as finely as it allows.
+            return self.weigh(probe, depth, wanted);
+        }
         self.phase = SplitPhase::Widening {
             depth: depth + 1,
             wanted,
@@ -663,13 +832,183 @@ impl<'t> Split<'t> {
             .unwrap_or_default()
     }
 
-    /// Cut at `wanted - 1` directories spread evenly over those ahead.
-    fn cut(&mut self, ahead: Vec<String>, wanted: usize) -> SplitStep {
-        let cuts = (wanted - 1).min(ahead.len());
-        let mut points: Vec<String> = (1..=cuts)
-            .map(|i| before(&ahead[i * ahead.len() / (cuts + 1)]))
+    /// Measure a few directories ahead (a flat page of each, and its children), or cut at
+    /// once when every directory is its own unit anyway. A table the probe says is small is
+    /// measured at its first and last directory only: the newest data is often the densest.
+    fn weigh(&mut self, probe: &str, depth: usize, wanted: usize) -> SplitStep {
+        let ahead = self.ahead(probe, depth);
+        if ahead.is_empty() {
+            return self.finish(Vec::new());
+        }
+        if ahead.len() < wanted {
+            let points = ahead.iter().map(|d| before(d)).collect();
+            return self.finish(points);
+        }
+        let expandable = depth < self.max_depth;
+        let per = if expandable { 2 } else { 1 };
+        let samples = if wanted <= 1 { 2 } else { DENSITY_SAMPLES };
+        let n = samples.min(self.budget() / per).min(ahead.len());
+        if n < 2 && wanted <= 1 {
+            return self.finish(Vec::new());
+        }
+        if n < 2 {
+            return self.cut(&ahead, &vec![1.0; ahead.len()], wanted);
+        }
+        self.weights = (0..n)
+            .map(|i| {
+                let index = i * (ahead.len() - 1) / (n - 1);
+                Weight {
+                    index,
+                    dir: ahead[index].clone(),
+                    flat: None,
+                    children: None,
+                }
+            })
             .collect();
+        self.weights.dedup_by_key(|w| w.index);
+        let mut requests = Vec::new();
+        for w in &self.weights {
+            requests.push(ListRequest {
+                prefix: w.dir.clone(),
+                delimiter: false,
+                start_after: None,
+                through: None,
+                max_keys: None,
+            });
+            if expandable {
+                requests.push(ListRequest {
+                    prefix: w.dir.clone(),
+                    delimiter: true,
+                    start_after: None,
+                    through: None,
+                    max_keys: None,
+                });
+            }
+        }
+        self.waiting += requests.len();
+        self.requests += requests.len();
+        self.phase = SplitPhase::Weighing { depth, wanted };
+        SplitStep::List(requests)
+    }
+
+    /// Cut the directories ahead where the measured keys say, each directory between two
+    /// measured ones weighed by the straight line between them; as many units as the
+    /// measured keys ask for, looking a level deeper (once) when this level has too few
+    /// directories for them.
+    fn cut_by_weight(&mut self, probe: &str, depth: usize, wanted: usize) -> SplitStep {
+        let ahead = self.ahead(probe, depth);
+        let measured: Vec<(usize, f64)> =
+            self.weights.iter().map(|w| (w.index, w.keys())).collect();
+        let weights: Vec<f64> = (0..ahead.len())
+            .map(|i| {
+                let next = measured.iter().position(|(at, _)| *at >= i);
+                match next {
+                    Some(0) | None => measured
+                        .get(next.unwrap_or(measured.len().saturating_sub(1)))
+                        .map_or(1.0, |m| m.1),
+                    Some(j) => {
+                        let (a, wa) = measured[j - 1];
+                        let (b, wb) = measured[j];
+                        if b == a {
+                            wb
+                        } else {
+                            wa + (wb - wa) * (i - a) as f64 / (b - a) as f64
+                        }
+                    }
+                }
+            })
+            .collect();
+        let total = weights.iter().sum::<f64>() + self.probe_keys.len() as f64;
+        let wanted = self.wanted(total).max(wanted.min(ahead.len() + 1));
+        if wanted <= 1 {
+            return self.finish(Vec::new());
+        }
+        if ahead.len() + 1 < wanted && depth < self.max_depth && !self.deepened {
+            self.deepened = true;
+            self.weights.clear();
+            return self.widen(probe, depth, wanted);
+        }
+        self.cut(&ahead, &weights, wanted)
+    }
+
+    /// Cut `dirs` into `wanted` runs of about equal weight.
+    fn cut(&mut self, dirs: &[String], weights: &[f64], wanted: usize) -> SplitStep {
+        let total: f64 = weights.iter().sum();
+        let step = total / wanted.max(1) as f64;
+        let mut points = Vec::new();
+        let mut done = 0.0;
+        let mut next = step;
+        for (i, (dir, w)) in dirs.iter().zip(weights).enumerate() {
+            if i > 0 && done >= next - 1e-9 && points.len() + 1 < wanted {
+                points.push(before(dir));
+                while next <= done {
+                    next += step;
+                }
+            }
+            done += w;
+        }
         points.dedup();
+        self.finish(points)
+    }
+
+    /// A level too wide to list: read its names as numbers in their own alphabet, and list
+    /// one directory after each of evenly spaced points past what was listed.
+    fn sample(&mut self, probe: &str, per_dir: f64) -> SplitStep {
+        let level = &self.levels[0];
+        let Some(model) = NameSpace::of(scope(self.table), level) else {
+            return self.finish(Vec::new());
+        };
+        let first = model.value(&level[0]);
+        let last = model.value(level.last().expect("a level with names"));
+        let from = last.max(model.value(probe));
+        // Directories per unit of the name space, from the part listed.
+        let density = if last > first {
+            level.len() as f64 / (last - first)
+        } else {
+            level.len() as f64
+        };
+        let dirs = level.len() as f64 + density * (1.0 - from);
+        let wanted = self.wanted(per_dir * dirs);
+        let n = (wanted.saturating_sub(1))
+            .min(MAX_SAMPLES)
+            .min(self.budget());
+        if n == 0 {
+            return self.finish(Vec::new());
+        }
+        let scope = scope(self.table).to_owned();
+        self.samples = (1..=n)
+            .map(|k| {
+                let at = from + (1.0 - from) * k as f64 / (n + 1) as f64;
+                let request = ListRequest {
+                    prefix: scope.clone(),
+                    delimiter: true,
+                    start_after: Some(model.name(at)),
+                    through: None,
+                    max_keys: Some(1),
+                };
+                (request, None)
+            })
+            .collect();
+        self.samples.dedup_by(|a, b| a.0 == b.0);
+        let requests: Vec<ListRequest> = self.samples.iter().map(|s| s.0.clone()).collect();
+        self.waiting += requests.len();
+        self.requests += requests.len();
+        self.phase = SplitPhase::Sampling;
+        SplitStep::List(requests)
+    }
+
+    /// Cut at the directories the samples met: evenly spaced in the name space, so about as
+    /// many directories lie between each two.
+    fn cut_by_samples(&mut self, probe: &str) -> SplitStep {
+        let mut met: Vec<String> = self
+            .samples
+            .iter()
+            .filter_map(|(_, dir)| dir.clone())
+            .filter(|d| d.ends_with('/') && before(d).as_str() >= probe)
+            .collect();
+        met.sort();
+        met.dedup();
+        let points = met.iter().map(|d| before(d)).collect();
         self.finish(points)
     }
 
@@ -682,6 +1021,9 @@ impl<'t> Split<'t> {
         let mut units = Vec::with_capacity(points.len() + 1);
         let mut from = probe;
         for point in points {
+            if from.as_ref().is_some_and(|f| f >= &point) {
+                continue;
+            }
             units.push(Unit {
                 after: from,
                 through: Some(point.clone()),
@@ -706,6 +1048,89 @@ impl<'t> Split<'t> {
             }
             Ok(_) => false,
         }
+    }
+}
+
+/// Directory names of one level read as numbers in `[0, 1)`, in the alphabet the listed
+/// names use after what they all share (`customer_id=` and then hex digits, say), so that
+/// evenly spaced numbers are evenly spaced names and the listing after each meets a
+/// directory about as far into the level as the number says.
+struct NameSpace {
+    /// What every directory name of the level begins with: the scope and the shared text.
+    stem: String,
+    alphabet: Vec<u8>,
+}
+
+impl NameSpace {
+    fn of(scope: &str, dirs: &[String]) -> Option<Self> {
+        let names: Vec<&str> = dirs.iter().map(|d| &d[scope.len()..]).collect();
+        let first = names.first()?;
+        let shared = names.iter().fold(first.len(), |n, name| {
+            first
+                .bytes()
+                .zip(name.bytes())
+                .take(n)
+                .take_while(|(a, b)| a == b)
+                .count()
+        });
+        // What the names share by their scheme (`customer=`), not by where the listed part
+        // of the level happens to lie (`customer=00`): up to the last character that is not
+        // a letter or a digit.
+        let shared = first.as_bytes()[..shared]
+            .iter()
+            .rposition(|b| !b.is_ascii_alphanumeric())
+            .map_or(0, |i| i + 1);
+        let mut alphabet: Vec<u8> = names
+            .iter()
+            .flat_map(|n| n[shared..].bytes())
+            .filter(|b| *b != b'/')
+            .collect();
+        alphabet.sort_unstable();
+        alphabet.dedup();
+        if alphabet.is_empty() {
+            return None;
+        }
+        Some(Self {
+            stem: format!("{scope}{}", &first[..shared]),
+            alphabet,
+        })
+    }
+
+    fn base(&self) -> f64 {
+        (self.alphabet.len() + 1) as f64
+    }
+
+    /// A key or directory as a number: each byte its place in the alphabet (0 for none).
+    fn value(&self, key: &str) -> f64 {
+        let rest = key.strip_prefix(self.stem.as_str()).unwrap_or("");
+        let mut value = 0.0;
+        let mut scale = 1.0;
+        for b in rest.bytes().take_while(|b| *b != b'/').take(SAMPLE_DIGITS) {
+            scale /= self.base();
+            let place = match self.alphabet.binary_search(&b) {
+                Ok(i) => i + 1,
+                Err(i) => i.min(self.alphabet.len()),
+            };
+            value += place as f64 * scale;
+        }
+        value
+    }
+
+    /// The name at a number, as a `StartAfter`.
+    fn name(&self, mut at: f64) -> String {
+        let mut name = self.stem.clone();
+        let mut bytes = Vec::new();
+        for _ in 0..SAMPLE_DIGITS {
+            at *= self.base();
+            let digit = (at.floor() as usize).min(self.alphabet.len());
+            at -= digit as f64;
+            if digit == 0 {
+                break;
+            }
+            bytes.push(self.alphabet[digit - 1]);
+        }
+        name.push_str(&String::from_utf8_lossy(&bytes));
+        name
     }
 }
 
@@ -734,13 +1159,22 @@ mod tests {
 
     impl Listing {
         fn answer(&self, r: &ListRequest) -> ListPage {
+            use std::ops::Bound;
             let from = r.start_after.clone();
+            let limit = r
+                .max_keys
+                .map_or(self.page, |m| (m as usize).min(self.page));
             let mut page = ListPage::default();
             let mut count = 0;
-            for key in self.keys.iter().filter(|k| k.starts_with(&r.prefix)) {
-                if from.as_ref().is_some_and(|f| key <= f) {
-                    continue;
-                }
+            let lower = match &from {
+                Some(f) if f.as_str() >= r.prefix.as_str() => Bound::Excluded(f.clone()),
+                _ => Bound::Included(r.prefix.clone()),
+            };
+            for key in self
+                .keys
+                .range((lower, Bound::Unbounded))
+                .take_while(|k| k.starts_with(&r.prefix))
+            {
                 let rest = &key[r.prefix.len()..];
                 let entry = match rest.find('/').filter(|_| r.delimiter) {
                     Some(i) => {
@@ -756,7 +1190,7 @@ mod tests {
                     }
                     None => Ok(key.clone()),
                 };
-                if count == self.page {
+                if count == limit {
                     page.truncated = true;
                     break;
                 }
@@ -801,20 +1235,39 @@ mod tests {
             (found, skipped, requests, Frontier { units })
         }
 
-        /// Split and walk the whole table: found, skipped, requests (walk and split).
+        /// Split and walk the whole table, as the walker does: the first unit's first pages
+        /// (the probe), then the split, then every unit, the first going on from the probe:
+        /// found, skipped, requests (walk and split).
         fn walk_split(
             &self,
             table: &Table,
             max_units: usize,
         ) -> (Vec<Found>, Vec<Skipped>, usize, usize) {
             let walk = Walk::new(table);
-            let units = self.split(table, max_units);
-            let probe_request = walk.start();
-            let mut first = walk.on_page(&probe_request, &self.answer(&probe_request));
-            let mut state = UnitState::default();
-            state.absorb(&mut first);
-            let (mut found, mut skipped) = (first.found, first.skipped);
+            let (units, split) = self.run_split(table, max_units);
+            let mut state = UnitState::new(walk.start());
+            let (mut found, mut skipped, mut requests) = (Vec::new(), Vec::new(), 0);
+            // The probe's pages, walked by the first unit before the split decides.
+            let mut pages = 0;
+            while pages < SPLIT_AFTER
+                && let Some(r) = state.requests.first().cloned()
+            {
+                state.requests.remove(0);
+                let page = self.answer(&r);
+                pages += 1;
+                requests += 1;
+                let mut step = walk.on_page(&r, &page);
+                state.absorb(&mut step);
+                found.extend(step.found);
+                skipped.extend(step.skipped);
+                if !page.truncated || r.delimiter {
+                    break;
+                }
+            }
             let mut queues: Vec<UnitState> = Vec::new();
+            if units.is_empty() {
+                queues.push(state.clone());
+            }
             for (i, u) in units.iter().enumerate() {
                 if i == 0 {
                     // The first unit continues the probe's own requests, cut at its end.
@@ -828,11 +1281,10 @@ mod tests {
                     ));
                 }
             }
-            let (more, skips, requests, _) = self.walk_units(table, queues, usize::MAX);
+            let (more, skips, more_requests, _) = self.walk_units(table, queues, usize::MAX);
             found.extend(more);
             skipped.extend(skips);
-            let split = self.split_requests(table, max_units);
-            (found, skipped, requests + 1, split)
+            (found, skipped, requests + more_requests, split)
         }
 
         /// The units a split of this listing gives.
@@ -844,16 +1296,38 @@ mod tests {
             self.run_split(table, max_units).1
         }
 
-        fn run_split(&self, table: &Table, max_units: usize) -> (Vec<Unit>, usize) {
+        /// The probe as the walker makes it: the first unit's pages, up to [`SPLIT_AFTER`],
+        /// as one page; and how many pages that was.
+        fn probe(&self, table: &Table) -> (ListPage, usize) {
             let walk = Walk::new(table);
+            let mut unit = UnitState::new(walk.start());
+            let mut probe = ListPage::default();
+            let mut pages = 0;
+            while pages < SPLIT_AFTER
+                && let Some(r) = unit.requests.first().cloned()
+            {
+                unit.requests.remove(0);
+                let page = self.answer(&r);
+                pages += 1;
+                probe.keys.extend(page.keys.iter().cloned());
+                probe.truncated = page.truncated;
+                let mut step = walk.on_page(&r, &page);
+                unit.absorb(&mut step);
+                if !page.truncated || r.delimiter {
+                    break;
+                }
+            }
+            (probe, pages)
+        }
+
+        fn run_split(&self, table: &Table, max_units: usize) -> (Vec<Unit>, usize) {
             let mut split = Split::new(table, max_units);
-            let probe = self.answer(&walk.start());
-            let mut queue = if probe.truncated {
-                split.start()
-            } else {
-                Vec::new()
-            };
-            let mut step = split.on_probe(&probe);
+            let (probe, pages) = self.probe(table);
+            if !probe.truncated {
+                return (Vec::new(), 0);
+            }
+            let mut queue = split.start();
+            let mut step = split.on_probe(&probe, pages);
             let units = loop {
                 match step {
                     SplitStep::Units(units) => break units,
@@ -864,6 +1338,19 @@ mod tests {
                 step = split.on_page(&r, &self.answer(&r));
             };
             (units, split.requests)
+        }
+
+        /// Keys in each unit's range.
+        fn keys_per_unit(&self, units: &[Unit]) -> Vec<usize> {
+            use std::ops::Bound;
+            units
+                .iter()
+                .map(|u| {
+                    let lower = u.after.clone().map_or(Bound::Unbounded, Bound::Excluded);
+                    let upper = u.through.clone().map_or(Bound::Unbounded, Bound::Included);
+                    self.keys.range((lower, upper)).count()
+                })
+                .collect()
         }
 
         fn walk(&self, table: &Table) -> (Vec<Found>, Vec<Skipped>, usize) {
@@ -1039,10 +1526,14 @@ mod tests {
             assert_eq!(pair[0].through, pair[1].after);
             assert!(pair[0].after < pair[0].through);
         }
-        // The scope's years, the year and month holding the probe's end, then the months of
-        // every year: a few dozen listings for four hundred pages.
+        // The scope's years, the year and month holding the probe's end, the months of every
+        // year, then a flat page and the children of a few months ahead, to cut where the
+        // keys are: a few dozen listings for four hundred pages.
         let split = listing.split_requests(&table, 64);
-        assert!(split <= 1 + 2 + 2, "{split} split listings");
+        assert!(
+            split <= 1 + 2 + 2 + 2 * DENSITY_SAMPLES,
+            "{split} split listings"
+        );
         let (found, _, requests, _) = listing.walk_split(&table, 64);
         assert_eq!(found.len(), 2 * 12 * 28);
         assert!(requests <= 404 + units.len(), "{requests} listings");
@@ -1061,6 +1552,98 @@ mod tests {
                 assert!(t.ends_with('.') && t.matches('/').count() == 1, "{t}");
             }
         }
+    }
+
+    #[test]
+    fn a_table_of_a_few_pages_is_walked_without_cutting() {
+        // 300 partitions of 10 objects: three pages, the whole table in the probe.
+        let dirs: Vec<String> = (0..300).map(|d| format!("y=1/d={d:03}")).collect();
+        let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
+        let listing = Listing {
+            keys: tree(&dirs, 10),
+            page: 1000,
+        };
+        let (units, requests) = listing.run_split(&hive(&["y", "d"]), 128);
+        assert_eq!((units.len(), requests), (0, 0));
+    }
+
+    /// A first level of `n` customers, `files` objects each, under hex names as ids are.
+    fn customers(n: u64, files: u32) -> BTreeSet<String> {
+        let mut keys = BTreeSet::new();
+        for i in 0..n {
+            // Spread over the name space as hashed ids are: a bijection of 0..2^32.
+            let id = (i.wrapping_mul(0x9E37_79B9) ^ (i >> 7)) as u32;
+            for f in 0..files {
+                keys.insert(format!("t/customer={id:08x}/part-{f}"));
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn cutting_a_wide_first_level_costs_a_bounded_number_of_listings() {
+        let table = hive(&["customer"]);
+        let mut costs = Vec::new();
+        for n in [1_000, 1_000_000] {
+            let listing = Listing {
+                keys: customers(n, 1),
+                page: 1000,
+            };
+            let (units, requests) = listing.run_split(&table, 128);
+            assert!(requests <= MAX_SPLIT_REQUESTS, "{n}: {requests} listings");
+            costs.push(requests);
+            if n == 1_000_000 {
+                // Ten million... a million keys are a thousand pages: about 50 units of
+                // twenty, spread over the whole name space.
+                assert!(units.len() >= 20, "{} units", units.len());
+                let keys = listing.keys_per_unit(&units);
+                let mean = keys.iter().sum::<usize>() as f64 / keys.len() as f64;
+                let max = *keys.iter().max().unwrap() as f64;
+                assert!(max <= 3.0 * mean, "largest unit {max} keys, mean {mean}");
+            }
+        }
+        assert!(costs[1] <= MAX_SPLIT_REQUESTS, "{costs:?}");
+    }
+
+    #[test]
+    fn units_stay_balanced_when_old_data_is_sparse_and_new_data_dense() {
+        // 60 days of 24 hours: the first 40 days one object an hour, the last 20 forty.
+        let mut keys = BTreeSet::new();
+        for day in 1..=60 {
+            let files = if day <= 40 { 1 } else { 40 };
+            for hour in 0..24 {
+                for f in 0..files {
+                    keys.insert(format!("t/dt={day:02}/hour={hour:02}/part-{f:02}"));
+                }
+            }
+        }
+        let listing = Listing { keys, page: 100 };
+        let table = hive(&["dt", "hour"]);
+        let (units, requests) = listing.run_split(&table, 64);
+        assert!(requests <= MAX_SPLIT_REQUESTS);
+        // 20,160 keys in pages of 100: about ten units of twenty pages.
+        assert!(units.len() >= 5, "{} units: {units:?}", units.len());
+        let keys = listing.keys_per_unit(&units);
+        let mean = keys.iter().sum::<usize>() as f64 / keys.len() as f64;
+        let max = *keys.iter().max().unwrap() as f64;
+        assert!(
+            max <= 3.0 * mean,
+            "largest unit {max} keys, mean {mean}: {keys:?}"
+        );
+    }
+
+    #[test]
+    fn a_prefix_unit_walks_only_its_prefix() {
+        let mut keys = ymd(1, 2, 28, 30);
+        keys.insert("t/y=2020/m=02/d=280/part-0".into());
+        let listing = Listing { keys, page: 50 };
+        let table = hive(&["y", "m", "d"]);
+        let walk = Walk::new(&table);
+        let unit = UnitState::new(walk.prefix_unit("t/y=2020/m=02/d=14/"));
+        let (found, _, _, left) = listing.walk_units(&table, vec![unit], usize::MAX);
+        assert!(left.is_empty());
+        let dirs: Vec<&str> = found.iter().map(|f| f.dir.as_str()).collect();
+        assert_eq!(dirs, vec!["t/y=2020/m=02/d=14/"]);
     }
 
     /// Reference: the partition directories holding a data key, as a model reads them.
