@@ -21,7 +21,7 @@ ZIP := dist/bootstrap.zip
 # cargo-zigbuild and zig come from the venv (PyPI: cargo-zigbuild, ziglang).
 ZIG_PATH := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: test demo bench bench-smoke lint unit terraform-check deploy-test query-test fuzz package check-package start-backfill venv clean
+.PHONY: test demo bench bench-smoke lint unit terraform-check deploy-test query-test fuzz package check-package package-run qemu wheel wheel-test start-backfill venv clean
 
 # A Python venv with moto's server (the local AWS emulator), terraform, checkov and the
 # Lambda cross-build tools.
@@ -66,6 +66,51 @@ package: venv
 check-package: package
 	$(PY) scripts/check_package.py $(ZIP) $(ARCH)
 
+# The shipped package run as Lambda runs it (tests/package/run.py): unzipped, `bootstrap` started
+# under a Runtime API on loopback with moto as AWS, handed SQS batches; natively when the
+# machine is of the package's architecture, under qemu-user when not. Every package in dist/
+# is run: an x86_64 one too when one was built beside it (`make package ARCH=x86_64
+# ZIP=dist/bootstrap-x86_64.zip`); `make package-run ARCH=x86_64` builds and runs that alone.
+package-run: check-package qemu
+	$(PY) tests/package/run.py $(sort $(ZIP) $(wildcard dist/*.zip))
+
+# qemu-user and the other architecture's loader and libc (Debian's cross libc) for
+# package-run: installed with apt-get when missing (the machine and CI run as root).
+HOST_ARCH := $(shell uname -m)
+ifeq ($(HOST_ARCH),aarch64)
+QEMU := qemu-x86_64
+QEMU_LOADER := /usr/x86_64-linux-gnu/lib64/ld-linux-x86-64.so.2
+QEMU_DEBS := qemu-user libc6-amd64-cross
+else
+QEMU := qemu-aarch64
+QEMU_LOADER := /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1
+QEMU_DEBS := qemu-user libc6-arm64-cross
+endif
+
+qemu:
+	@if ! command -v $(QEMU) >/dev/null || ! test -e $(QEMU_LOADER); then \
+	  echo "installing $(QEMU_DEBS) (Debian) to run the other architecture's package"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(QEMU_DEBS) >/dev/null; } \
+	  || { echo "FAIL: cannot install $(QEMU_DEBS); as root on Debian: apt-get update && apt-get install -y $(QEMU_DEBS)"; exit 1; }; \
+	fi
+	@command -v $(QEMU) >/dev/null && test -e $(QEMU_LOADER) \
+	  || { echo "FAIL: $(QEMU) or $(QEMU_LOADER) still missing after installing $(QEMU_DEBS)"; exit 1; }
+
+# The command line as a Python wheel (pyproject.toml: maturin, `bindings = "bin"`), to publish:
+# the release profile, tagged manylinux2014 (glibc 2.17, linked through zig), into dist/.
+wheel: venv
+	$(ZIG_PATH) $(VENV)/bin/maturin build --release --zig --compatibility manylinux2014 --out dist
+
+# The wheel in `make test`: the test build's binary (`cargo test` built it with the default
+# features) in a wheel whose metadata maturin writes (scripts/wheel_of_build.py; `maturin build`
+# would compile 38 crates again, the dev-dependencies' feature additions missing), installed
+# into a fresh venv and run (tests/wheel/run.py).
+WHEEL_TEST_DIR = $(TARGET_DIR)/wheels-test
+wheel-test: venv unit
+	rm -rf $(WHEEL_TEST_DIR)
+	$(PY) scripts/wheel_of_build.py $(BIN) $(WHEEL_TEST_DIR) --maturin $(VENV)/bin/maturin
+	$(PY) tests/wheel/run.py $(WHEEL_TEST_DIR)/glue_partition_registrar-*.whl
+
 # Each benchmark once at tiny sizes, so they cannot rot (figures come from `make bench`).
 # The binary comes from the test build (`cargo test` builds it for the CLI tests), so the
 # dependencies are not built a second time with other features.
@@ -95,7 +140,7 @@ fuzz: $(CARGO_FUZZ)
 	cd fuzz && RUSTC_BOOTSTRAP=1 ../$(CARGO_FUZZ) run event corpus/event ../events -- -max_total_time=$(FUZZ_SECONDS)
 	cd fuzz && RUSTC_BOOTSTRAP=1 ../$(CARGO_FUZZ) run key -- -max_total_time=$(FUZZ_SECONDS)
 
-test: venv lint unit terraform-check deploy-test query-test fuzz check-package bench-smoke
+test: venv lint unit terraform-check deploy-test query-test fuzz check-package package-run wheel-test bench-smoke
 
 # The figures of README's "Performance": criterion for planning (CPU time), then the shipped
 # binary against moto: as Lambda runs it, backfilling three trees, and its whole process's
