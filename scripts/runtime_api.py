@@ -1,6 +1,7 @@
 """The Lambda Runtime API (2018-06-01) on a loopback port, for running the registrar binary
 exactly as Lambda runs it (started with AWS_LAMBDA_RUNTIME_API pointing here): the benchmark
-(bench/e2e.py) and the shipped package's test (tests/package/run.py)."""
+(bench/e2e.py), the shipped package's test (tests/package/run.py) and the state machine's
+player (tests/deploy/lambda_runtime.py)."""
 
 import http.server
 import json
@@ -15,6 +16,9 @@ class RuntimeApi:
     """The Lambda Runtime API (2018-06-01): hands out queued events, collects responses."""
 
     def __init__(self, function_arn="arn:aws:lambda:us-east-1:123456789012:function:bench"):
+        # Seconds from handing an event over to its deadline (Lambda-Runtime-Deadline-Ms):
+        # the function's timeout.
+        self.timeout = 900
         self.events = queue.Queue()
         self.responses = queue.Queue()
         api = self
@@ -34,7 +38,7 @@ class RuntimeApi:
                 payload = json.dumps(body).encode()
                 self.send_response(200)
                 self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
-                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 900_000))
+                self.send_header("Lambda-Runtime-Deadline-Ms", str(int((time.time() + api.timeout) * 1000)))
                 self.send_header("Lambda-Runtime-Invoked-Function-Arn", function_arn)
                 self.send_header("Lambda-Runtime-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793")
                 self.send_header("Content-Length", str(len(payload)))
@@ -55,11 +59,14 @@ class RuntimeApi:
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def invoke(self, event, timeout=600, answered=True):
-        """Hand over one event; with `answered`, insist on a response rather than an error."""
+    def invoke(self, event, timeout=600, answered=True, raw=False):
+        """Hand over one event; with `answered`, insist on a response rather than an error.
+        With `raw`, the path answered (`.../response` or `.../error`) comes back too."""
         request_id = str(uuid.uuid4())
         self.events.put((request_id, event))
         done, path, body = self.responses.get(timeout=timeout)
         if answered and not path.endswith(f"/{request_id}/response"):
             sys.exit(f"invocation failed: {path}: {body[:500]!r}")
+        if raw:
+            return done, path, json.loads(body or b"{}")
         return done, json.loads(body)
