@@ -252,6 +252,11 @@ pub struct RequestCounter {
 }
 
 impl RequestCounter {
+    /// Throttled answers so far (retried or not): what a walk slows down on.
+    pub fn throttles(&self) -> u64 {
+        self.throttles.load(Ordering::Relaxed)
+    }
+
     pub fn snapshot(&self) -> RequestCounts {
         RequestCounts {
             by_operation: self.by_operation.lock().expect("counter lock").clone(),
@@ -335,7 +340,8 @@ impl Intercept for Counting {
     ) -> Result<(), BoxError> {
         if let Some(response) = context.response() {
             let error_type = response.headers().get("x-amzn-errortype").unwrap_or("");
-            if response.status().as_u16() == 429
+            // S3 answers `503 SlowDown` with the code in its XML body only: a 503 is counted.
+            if matches!(response.status().as_u16(), 429 | 503)
                 || error_type.starts_with("ThrottlingException")
                 || error_type.starts_with("SlowDown")
             {

@@ -127,7 +127,8 @@ struct SyncArgs {
     /// Plan and read, but write nothing to Glue.
     #[arg(long)]
     dry_run: bool,
-    /// S3 listings in flight at once (each walks one unit of the table).
+    /// S3 listings in flight at most: the walk starts at 16 and grows towards this while S3
+    /// answers as fast, halving when it answers SlowDown.
     #[arg(long, default_value_t = sync::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
     /// Glue requests in flight at once.

@@ -43,7 +43,8 @@ use std::time::{Duration, Instant};
 pub struct SyncOptions {
     /// Plan and read, write nothing to the catalog.
     pub dry_run: bool,
-    /// S3 listings in flight at once: one per unit, so also how many units walk at once.
+    /// S3 listings in flight at most (`--concurrency`): the walk starts at
+    /// `walker::START_WIDTH` and grows towards it while S3 keeps up, halving on `SlowDown`.
     pub concurrency: usize,
     /// Glue requests (checks, creates, deletes, updates) in flight at once.
     pub glue_concurrency: usize,
@@ -65,9 +66,10 @@ pub struct SyncOptions {
     pub now_ms: i64,
 }
 
-/// Listings in flight by default: 16 requests of a 1,000-key page each hold a few megabytes,
-/// which a 128 MB function has, and at 80 ms a page walk 200,000 keys a second.
-pub const DEFAULT_CONCURRENCY: usize = 16;
+/// Listings in flight at most by default: 64 requests of a 1,000-key page hold about 20 MB,
+/// which a 128 MB function has; at 80 ms a page that is 800,000 keys a second, where the
+/// walk's CPU binds first.
+pub const DEFAULT_CONCURRENCY: usize = 64;
 /// Glue requests in flight by default: Glue throttles a catalog's writes well before 10.
 pub const DEFAULT_GLUE_CONCURRENCY: usize = 8;
 /// The least a run needs beyond its drain to make progress: a few round trips.
@@ -226,6 +228,9 @@ pub async fn run(
         split_requests = walked.split_requests,
         pages = walked.pages,
         objects = walked.objects,
+        listing_width = walked.width,
+        listing_width_max = walked.widest,
+        listings_slowed = walked.slowed,
         stopped = stopped.as_deref(),
         resumable = cursor.is_some(),
         glue_requests = glue.total(),

@@ -15,6 +15,7 @@ use futures_util::stream::FuturesUnordered;
 use registrar_core::Deadline;
 use registrar_core::found::DirHasher;
 use registrar_core::glue::{MAX_GET_BATCH, MAX_WRITE_BATCH};
+use registrar_core::pace::Pace;
 use registrar_core::partition::PartitionSpec;
 use registrar_core::pass::{Cursor, Failed, MAX_ATTEMPTS, PassRecord, Retry};
 use registrar_core::report::{Counts, PartitionEntry, Tally};
@@ -37,6 +38,11 @@ pub struct WalkProgress {
     pub objects: u64,
     /// Partitions created or found registered.
     pub partitions: u64,
+    /// Listings in flight allowed at the end (the pace's width), and at most.
+    pub width: usize,
+    pub widest: usize,
+    /// Listings S3 answered with `SlowDown` (or another throttle), retried by the SDK or not.
+    pub slowed: u64,
     pub elapsed: Duration,
 }
 
@@ -100,13 +106,23 @@ struct Pending {
     attempts: u32,
 }
 
+/// Listings a walk starts with in flight; `--concurrency` is how far the pace may grow.
+pub const START_WIDTH: usize = 16;
+
+/// Times a listing S3 throttled (after the SDK's own retries) is sent again within a run, at
+/// the pace's slower rate, before the run gives it back to the cursor.
+const THROTTLED_AGAIN: u32 = 5;
+
 /// One unit of the walk in this run.
 struct Slot {
     state: UnitState,
-    /// The request sent and not answered (a unit has at most one).
+    /// The request sent and not answered (a unit has at most one), and when it was sent.
     in_flight: Option<ListRequest>,
+    sent: Option<Instant>,
     /// Waits for the split to say where it ends before listing on.
     held: bool,
+    /// Its listing was throttled this many times in a row in this run.
+    throttled: u32,
 }
 
 /// Whether the walk still lists, or drains what it found before the deadline.
@@ -137,6 +153,8 @@ enum Event {
     Created(u64, Vec<Result<Registered, CallError>>),
     /// The drain begins: stop listing, register what was found.
     Drain,
+    /// The pace's gap since the last listing is over.
+    Paced,
     /// The deadline: whatever is in flight now is cut.
     Deadline,
 }
@@ -191,6 +209,13 @@ pub(super) struct Walker<'w, 'r> {
     state: State,
     /// When listing stops: the deadline less the drain.
     stop: Deadline,
+    /// How many listings may be in flight: grows while S3 keeps up, halves when it slows us.
+    pace: Pace,
+    /// Throttled S3 answers counted so far (the clients' counter): new ones slow the pace.
+    throttles: u64,
+    /// When the last listing was sent, and when the next may be (the pace's gap).
+    last_listing: Option<Instant>,
+    paced_until: Option<Instant>,
     progress: WalkProgress,
     progressed: bool,
     started: Instant,
@@ -217,7 +242,9 @@ impl<'w, 'r> Walker<'w, 'r> {
                         units.push(Slot {
                             state: UnitState::new(walk.prefix_unit(prefix)),
                             in_flight: None,
+                            sent: None,
                             held: false,
+                            throttled: 0,
                         });
                     }
                 }
@@ -225,7 +252,9 @@ impl<'w, 'r> Walker<'w, 'r> {
                     units.push(Slot {
                         state: UnitState::new(walk.start()),
                         in_flight: None,
+                        sent: None,
                         held: false,
+                        throttled: 0,
                     });
                     cutting = Cutting::Probing {
                         pages: 0,
@@ -238,7 +267,9 @@ impl<'w, 'r> Walker<'w, 'r> {
                 units.push(Slot {
                     state,
                     in_flight: None,
+                    sent: None,
                     held: false,
+                    throttled: 0,
                 });
             }
         }
@@ -278,6 +309,13 @@ impl<'w, 'r> Walker<'w, 'r> {
             found: Vec::new(),
             state: State::Listing,
             stop: pass.soft(),
+            pace: Pace::new(
+                START_WIDTH.min(pass.options.concurrency),
+                pass.options.concurrency,
+            ),
+            throttles: pass.registrar.clients().s3_requests.throttles(),
+            last_listing: None,
+            paced_until: None,
             progress,
             progressed: false,
             started: Instant::now(),
@@ -304,6 +342,7 @@ impl<'w, 'r> Walker<'w, 'r> {
                 break;
             }
             let listing = self.state == State::Listing;
+            let paced = self.paced_until.filter(|_| listing);
             let event = tokio::select! {
                 biased;
                 // The deadline first: nothing answered after it counts.
@@ -314,6 +353,8 @@ impl<'w, 'r> Walker<'w, 'r> {
                 Some(e) = self.split_lists.next(), if !self.split_lists.is_empty() => e,
                 // The drain, while listing: stop sending listings in time to register.
                 () = sleep_until(soft), if listing => Event::Drain,
+                // The pace's gap between listings is over: send the next.
+                () = tokio::time::sleep_until(paced.unwrap_or_else(Instant::now).into()), if paced.is_some() => Event::Paced,
             };
             match event {
                 Event::Listed(unit, request, page) => self.on_listed(unit, request, page, tally),
@@ -321,6 +362,7 @@ impl<'w, 'r> Walker<'w, 'r> {
                 Event::Checked(batch, lookup) => self.on_checked(batch, lookup, tally),
                 Event::Created(batch, results) => self.on_created(batch, results, tally),
                 Event::Drain => self.on_drain(),
+                Event::Paced => self.paced_until = None,
                 Event::Deadline => {
                     self.on_deadline(tally);
                     break;
@@ -355,7 +397,7 @@ impl<'w, 'r> Walker<'w, 'r> {
     fn launch(&mut self) {
         let options = self.options();
         if self.state == State::Listing {
-            while self.lists.len() + self.split_lists.len() < options.concurrency.max(1) {
+            while self.lists.len() + self.split_lists.len() < self.pace.width() {
                 if let Some(request) = self.split_queue.pop_front() {
                     let storage = self.pass.registrar.storage();
                     let (bucket, size, deadline) =
@@ -370,6 +412,16 @@ impl<'w, 'r> Walker<'w, 'r> {
                 if self.pending.len() + self.unchecked.len() >= MAX_PENDING {
                     break;
                 }
+                let gap = self.pace.gap();
+                if let Some(last) = self.last_listing
+                    && gap > Duration::ZERO
+                    && last.elapsed() < gap
+                {
+                    if !self.ready.is_empty() {
+                        self.paced_until = Some(last + gap);
+                    }
+                    break;
+                }
                 let Some(unit) = self.ready.pop_front() else {
                     break;
                 };
@@ -379,6 +431,8 @@ impl<'w, 'r> Walker<'w, 'r> {
                 }
                 let request = slot.state.requests.remove(0);
                 slot.in_flight = Some(request.clone());
+                slot.sent = Some(Instant::now());
+                self.last_listing = slot.sent;
                 let storage = self.pass.registrar.storage();
                 let (bucket, size, deadline) = (self.bucket, options.page_size, options.deadline);
                 self.lists.push(Box::pin(async move {
@@ -444,9 +498,31 @@ impl<'w, 'r> Walker<'w, 'r> {
         tally: &mut Tally,
     ) {
         self.units[unit].in_flight = None;
+        let sent = self.units[unit].sent.take();
+        let throttles = self.pass.registrar.clients().s3_requests.throttles();
+        if throttles > self.throttles {
+            self.progress.slowed += throttles - self.throttles;
+            self.throttles = throttles;
+            self.pace.slow_down();
+        } else if let (Ok(_), Some(sent)) = (&page, sent) {
+            self.pace.answered(sent.elapsed());
+        }
+        self.progress.width = self.pace.width();
+        self.progress.widest = self.progress.widest.max(self.progress.width);
         let page = match page {
             Ok(page) => page,
             Err(e) => {
+                if e.kind.is_transient() {
+                    self.pace.slow_down();
+                }
+                let slot = &mut self.units[unit];
+                if e.kind == crate::aws::ErrorKind::Throttled && slot.throttled < THROTTLED_AGAIN {
+                    // S3 asked to slow down: sent again, at the slower pace.
+                    slot.throttled += 1;
+                    slot.state.requests.insert(0, request);
+                    self.ready.push_back(unit);
+                    return;
+                }
                 // Given back to the unit: the next run (the cursor) lists it again.
                 let from = request
                     .start_after
@@ -463,6 +539,7 @@ impl<'w, 'r> Walker<'w, 'r> {
             }
         };
         self.progressed = true;
+        self.units[unit].throttled = 0;
         self.progress.pages += 1;
         self.progress.objects += (page.keys.len() + page.dirs.len()) as u64;
         let mut step = self.walk.on_page(&request, &page);
@@ -573,7 +650,9 @@ impl<'w, 'r> Walker<'w, 'r> {
             self.units.push(Slot {
                 state: UnitState::new(self.walk.unit(u.after, u.through)),
                 in_flight: None,
+                sent: None,
                 held: false,
+                throttled: 0,
             });
             self.ready.push_back(self.units.len() - 1);
         }
@@ -702,6 +781,7 @@ impl<'w, 'r> Walker<'w, 'r> {
             if let Some(request) = slot.in_flight.take() {
                 slot.state.requests.insert(0, request);
             }
+            slot.sent = None;
         }
     }
 

@@ -113,6 +113,10 @@ pub struct Rules {
     /// catalog: a service that ignores `Segment` (as moto, and LocalStack's Glue, which is
     /// moto's, do).
     pub ignore_segments: bool,
+    /// `ListObjectsV2` of one prefix beyond this many a second is answered `503 SlowDown`,
+    /// as S3 answers a prefix's request rate it has not scaled to
+    /// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/optimizing-performance.html).
+    pub list_rate: Option<f64>,
 }
 
 /// One Glue request the proxy saw.
@@ -128,6 +132,11 @@ struct S3Ops {
     count: BTreeMap<String, u64>,
     in_flight: BTreeMap<String, u64>,
     max_in_flight: BTreeMap<String, u64>,
+    /// When each listing S3 took (not slowed down) arrived, by prefix, for the rate.
+    listings: BTreeMap<String, std::collections::VecDeque<std::time::Instant>>,
+    /// Every listing taken, and every one slowed down, in order of arrival.
+    taken: Vec<std::time::Instant>,
+    slowed: Vec<std::time::Instant>,
 }
 
 struct State {
@@ -285,6 +294,12 @@ impl Proxy {
     }
 
     /// The most S3 requests of an operation that were in flight at once.
+    /// When each listing answered `SlowDown` arrived, and each listing S3 took.
+    pub fn listings_slowed(&self) -> (Vec<std::time::Instant>, Vec<std::time::Instant>) {
+        let state = self.state.lock().unwrap();
+        (state.s3.slowed.clone(), state.s3.taken.clone())
+    }
+
     pub fn s3_max_in_flight(&self, operation: &str) -> u64 {
         let state = self.state.lock().unwrap();
         state.s3.max_in_flight.get(operation).copied().unwrap_or(0)
@@ -657,9 +672,36 @@ async fn serve_s3(
     body: Vec<u8>,
 ) {
     let operation = s3_operation(&head);
-    let (latency, ignore_range, denied) = {
+    let (latency, ignore_range, denied, slow_down) = {
         let mut state = state.lock().unwrap();
         state.s3.begin(&operation);
+        let mut slow_down = false;
+        if operation == "ListObjectsV2"
+            && let Some(rate) = state.rules.list_rate
+        {
+            let now = std::time::Instant::now();
+            let times = state
+                .s3
+                .listings
+                .entry(query_param(&head, "prefix"))
+                .or_default();
+            while times
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(1))
+            {
+                times.pop_front();
+            }
+            if times.len() as f64 >= rate {
+                slow_down = true;
+            } else {
+                times.push_back(now);
+            }
+            if slow_down {
+                state.s3.slowed.push(now);
+            } else {
+                state.s3.taken.push(now);
+            }
+        }
         let rules = &state.rules;
         let latency = if operation == "ListObjectsV2" {
             rules.list_latency
@@ -679,10 +721,19 @@ async fn serve_s3(
             latency,
             rules.ignore_range && operation == "GetObject",
             denied,
+            slow_down,
         )
     };
     tokio::time::sleep(latency).await;
-    if denied {
+    if slow_down {
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+        let response = format!(
+            "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = client.write_all(response.as_bytes()).await;
+        let _ = client.shutdown().await;
+    } else if denied {
         let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
         let response = format!(
             "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -545,3 +545,85 @@ async fn the_state_machine_loop_split_walk_groups_and_finish_ends_in_the_exact_c
     assert_eq!(catalog(&t).await, expected);
     assert!(largest < 2048, "an answer of {largest} bytes");
 }
+
+#[tokio::test]
+async fn under_s3_slow_down_the_walk_settles_under_the_prefix_rate_and_loses_nothing() {
+    // Four hundred pages of five (twenty units) at 50 ms a listing, a walk that would send
+    // 16 listings at once (320 a second), and a prefix S3 takes 12 listings a second of:
+    // past that it answers 503 SlowDown. About one in flight is what the prefix takes.
+    let (keys, expected) = tree(1000, 2);
+    let (_, t) = table_with(&keys).await;
+    let proxy = Proxy::start(Plan::none(), 1).await;
+    let rate = 12.0;
+    proxy.set_rules(Rules {
+        list_latency: Duration::from_millis(50),
+        list_rate: Some(rate),
+        ..Rules::default()
+    });
+    let options = ClientOptions {
+        retry_partition: "scale-slow-down",
+        ..ClientOptions::default()
+    };
+    let r = Registrar::new(
+        Clients::with_options(&crate::moto::sdk_config_at(&proxy.endpoint), &options),
+        Config::for_table(t.clone()),
+    );
+    let report = r
+        .sync(
+            &t,
+            &SyncOptions {
+                page_size: 5,
+                concurrency: 32,
+                ..SyncOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    // Finished, nothing lost.
+    assert!(report.cursor.is_none(), "{:?}", report.stopped);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(catalog(&t).await, expected);
+    // Settled: after the walk's first second, when it met the limit and halved, S3 took more
+    // of its listings than it slowed down (each SlowDown counted, the SDK's own retries
+    // included), where a walk at a fixed width of 16 loses listings to SlowDown outright.
+    let (slowed, taken) = proxy.listings_slowed();
+    assert!(!slowed.is_empty(), "the walk never met the limit");
+    let start = taken[0] + Duration::from_secs(1);
+    let later = |times: &[std::time::Instant]| times.iter().filter(|t| **t > start).count();
+    let (slowed_later, taken_later) = (later(&slowed), later(&taken));
+    eprintln!(
+        "{} SlowDowns, {} taken; after the first second {slowed_later} and {taken_later}",
+        slowed.len(),
+        taken.len()
+    );
+    assert!(
+        slowed_later <= taken_later,
+        "{slowed_later} SlowDowns for {taken_later} listings taken after the first second"
+    );
+}
+
+#[tokio::test]
+async fn a_small_table_costs_three_listings_and_five_glue_requests() {
+    // 300 partitions of 10 objects: three pages. No split, no catalog read beyond asking
+    // about what was found.
+    let keys: Vec<String> = (0..300)
+        .flat_map(|p| {
+            (0..10).map(move |f| {
+                format!(
+                    "clickstream/year=2026/month={:02}/day={:02}/part-{f:02}.json",
+                    p / 28 + 1,
+                    p % 28 + 1
+                )
+            })
+        })
+        .collect();
+    let (_, t) = table_with(&keys).await;
+    let proxy = Proxy::start(Plan::none(), 1).await;
+    let r = registrar_at(&proxy.endpoint, Config::for_table(t.clone()));
+    let glue_before = r.clients().glue_requests.snapshot();
+    let report = r.sync(&t, &SyncOptions::default()).await.unwrap();
+    assert_eq!(report.counts.unwrap().created, 300);
+    let glue = r.clients().glue_requests.snapshot().since(&glue_before);
+    assert_eq!(proxy.s3_requests("ListObjectsV2"), 3);
+    assert!(glue.total() <= 5, "{glue}");
+}

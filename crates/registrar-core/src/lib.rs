@@ -17,6 +17,7 @@ pub mod found;
 pub mod glue;
 pub mod layout;
 pub mod name;
+pub mod pace;
 pub mod partition;
 pub mod pass;
 pub mod plan;
