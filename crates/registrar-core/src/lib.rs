@@ -15,6 +15,7 @@ pub mod decode;
 pub mod event;
 pub mod glue;
 pub mod layout;
+pub mod listing;
 pub mod name;
 pub mod partition;
 pub mod pass;
