@@ -38,7 +38,7 @@ impl Storage {
     /// carry (a control character, which anyone who can write to the bucket can put in a key)
     /// would otherwise make the page unreadable, and with it every key on it.
     ///
-    /// The page is read from the response body by `registrar_core::listing` ([`ReadListing`]);
+    /// The page is read from the response body by `registrar_core::listing` (`ReadListing`);
     /// the SDK still signs, sends, retries, times out and classifies errors, and decodes any
     /// answer that reader leaves to it.
     pub async fn list(
