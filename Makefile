@@ -126,9 +126,11 @@ bench-smoke: venv
 query-test: venv unit
 	$(PY) tests/query/run.py $(BIN)
 
-# Fuzzing for a bounded time (FUZZ_SECONDS per target): event documents and listed names, the
-# inputs nobody controls. cargo-fuzz is installed into the venv; libFuzzer's sanitizer flags
-# need RUSTC_BOOTSTRAP on a stable toolchain. The seeds are the fixture events.
+# Fuzzing for a bounded time (FUZZ_SECONDS per target): event documents, listed names and
+# ListObjectsV2 answers, the inputs nobody controls. cargo-fuzz is installed into the venv;
+# libFuzzer's sanitizer flags need RUSTC_BOOTSTRAP on a stable toolchain. The seeds are the
+# fixture events and a few listing pages (fuzz/seeds/listing, with XML's tokens in
+# fuzz/listing.dict).
 FUZZ_SECONDS ?= 30
 CARGO_FUZZ := $(VENV)/cargo/bin/cargo-fuzz
 
@@ -139,6 +141,8 @@ fuzz: $(CARGO_FUZZ)
 	mkdir -p fuzz/corpus/event
 	cd fuzz && RUSTC_BOOTSTRAP=1 ../$(CARGO_FUZZ) run event corpus/event ../events -- -max_total_time=$(FUZZ_SECONDS)
 	cd fuzz && RUSTC_BOOTSTRAP=1 ../$(CARGO_FUZZ) run key -- -max_total_time=$(FUZZ_SECONDS)
+	mkdir -p fuzz/corpus/listing
+	cd fuzz && RUSTC_BOOTSTRAP=1 ../$(CARGO_FUZZ) run listing corpus/listing seeds/listing -- -max_total_time=$(FUZZ_SECONDS) -dict=listing.dict
 
 test: venv lint unit terraform-check deploy-test query-test fuzz check-package package-run wheel-test bench-smoke
 

@@ -2,6 +2,7 @@
 
 mod cli;
 mod handle;
+mod listing;
 mod moto;
 mod pass;
 mod poison;

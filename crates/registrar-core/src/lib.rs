@@ -16,6 +16,7 @@ pub mod event;
 pub mod found;
 pub mod glue;
 pub mod layout;
+pub mod listing;
 pub mod name;
 pub mod pace;
 pub mod partition;
