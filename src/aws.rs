@@ -359,6 +359,9 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub glue_requests: Arc<RequestCounter>,
     pub s3_requests: Arc<RequestCounter>,
+    /// EventBridge, for `Partition Complete` events.
+    pub events: aws_sdk_eventbridge::Client,
+    pub events_requests: Arc<RequestCounter>,
 }
 
 impl Clients {
@@ -386,7 +389,7 @@ impl Clients {
         // An endpoint override means an emulator or a VPC endpoint by IP, where
         // virtual-hosted bucket names do not resolve.
         let s3 = aws_sdk_s3::config::Builder::from(sdk)
-            .http_client(http)
+            .http_client(http.clone())
             .retry_config(options.retry_config())
             .retry_partition(RetryPartition::new(format!(
                 "{}-s3",
@@ -396,11 +399,24 @@ impl Clients {
             .force_path_style(sdk.endpoint_url().is_some())
             .interceptor(Counting(s3_requests.clone()))
             .build();
+        let events_requests = Arc::new(RequestCounter::default());
+        let events = aws_sdk_eventbridge::config::Builder::from(sdk)
+            .http_client(http)
+            .retry_config(options.retry_config())
+            .retry_partition(RetryPartition::new(format!(
+                "{}-events",
+                options.retry_partition
+            )))
+            .timeout_config(options.timeout_config())
+            .interceptor(Counting(events_requests.clone()))
+            .build();
         Self {
             glue: aws_sdk_glue::Client::from_conf(glue),
             s3: aws_sdk_s3::Client::from_conf(s3),
             glue_requests,
             s3_requests,
+            events: aws_sdk_eventbridge::Client::from_conf(events),
+            events_requests,
         }
     }
 }

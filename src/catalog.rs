@@ -11,7 +11,10 @@ use registrar_core::glue::{MAX_GET_BATCH, MAX_PAGE, MAX_SEGMENTS, MAX_WRITE_BATC
 use registrar_core::partition::PartitionSpec;
 use registrar_core::pass::SegmentCursor;
 use registrar_core::schema::Descriptor;
-use registrar_core::table::{TEMPLATE_PARAMETER, Table, TableError};
+use registrar_core::table::{
+    COMPLETE_AFTER_PARAMETER, Completion, MARKER_PARAMETER, REGISTRATION_PARAMETER,
+    TEMPLATE_PARAMETER, Table, TableError,
+};
 use registrar_core::{Deadline, TableName};
 use std::collections::HashMap;
 use std::future::Future;
@@ -152,10 +155,28 @@ pub enum Registered {
     Existing,
 }
 
+/// What the configuration says of how tables are registered, applied as each is read: the
+/// module's per-table settings over the tables' own parameters, and whether completion is
+/// announced.
+#[derive(Debug, Clone, Default)]
+pub struct Policies {
+    pub announce: bool,
+    pub settings: std::collections::BTreeMap<TableName, crate::config::TableSetting>,
+}
+
 /// Read a Glue table into what the planner needs.
 pub fn from_glue(
     database: &str,
     t: &aws_sdk_glue::types::Table,
+) -> Result<ServedTable, TableError> {
+    from_glue_with(database, t, &Policies::default())
+}
+
+/// [`from_glue`], with the configuration's policies.
+pub fn from_glue_with(
+    database: &str,
+    t: &aws_sdk_glue::types::Table,
+    policies: &Policies,
 ) -> Result<ServedTable, TableError> {
     let name = TableName::new(database, t.name());
     let descriptor = t
@@ -172,12 +193,37 @@ pub fn from_glue(
             )
         })
         .collect();
-    let template = t
-        .parameters()
-        .and_then(|p| p.get(TEMPLATE_PARAMETER))
-        .map(String::as_str);
-    let table = Table::new(name, descriptor.location.as_deref(), &keys, template)?;
-    Ok(ServedTable { table, descriptor })
+    let parameter = |name: &str| t.parameters().and_then(|p| p.get(name)).map(String::as_str);
+    let table = Table::new(
+        name.clone(),
+        descriptor.location.as_deref(),
+        &keys,
+        parameter(TEMPLATE_PARAMETER),
+    )?;
+    let completion = Completion::from_settings(
+        parameter(REGISTRATION_PARAMETER),
+        parameter(MARKER_PARAMETER),
+        parameter(COMPLETE_AFTER_PARAMETER),
+    )
+    .and_then(|c| match policies.settings.get(&name) {
+        Some(setting) => setting.apply(c),
+        None => Ok(c),
+    })
+    .map(|c| Completion {
+        announce: policies.announce,
+        ..c
+    })
+    .map_err(|error| {
+        TableError::BadSetting(Box::new(registrar_core::table::BadSetting {
+            table: name,
+            location: table.location.clone(),
+            error,
+        }))
+    })?;
+    Ok(ServedTable {
+        table: table.with_completion(completion),
+        descriptor,
+    })
 }
 
 /// A per-partition error inside a successful batch answer, classified like any other.
@@ -203,11 +249,22 @@ fn value_list(values: &[String]) -> PartitionValueList {
 pub struct Catalog {
     client: aws_sdk_glue::Client,
     catalog_id: Option<String>,
+    policies: std::sync::Arc<Policies>,
 }
 
 impl Catalog {
     pub fn new(client: aws_sdk_glue::Client, catalog_id: Option<String>) -> Self {
-        Self { client, catalog_id }
+        Self {
+            client,
+            catalog_id,
+            policies: Default::default(),
+        }
+    }
+
+    /// Tables read with these registration policies.
+    pub fn with_policies(mut self, policies: Policies) -> Self {
+        self.policies = std::sync::Arc::new(policies);
+        self
     }
 
     pub async fn table(
@@ -231,7 +288,7 @@ impl Catalog {
         let table = out
             .table()
             .ok_or_else(|| CatalogError::TableNotFound(name.clone()))?;
-        Ok(from_glue(&name.database, table)?)
+        Ok(from_glue_with(&name.database, table, &self.policies)?)
     }
 
     /// Every table of a database that has an S3 location and partition keys; the others
@@ -259,7 +316,7 @@ impl Catalog {
                     _ => e.into(),
                 })?;
             for t in page.table_list() {
-                match from_glue(database, t) {
+                match from_glue_with(database, t, &self.policies) {
                     Ok(table) => served.push(table),
                     Err(e) => unserved.push(e),
                 }
@@ -840,6 +897,9 @@ mod tests {
                     Err(TableError::NoLocation(_)) => prop_assert!(location_text.is_none()),
                     Err(TableError::NotS3 { location: l, .. }) => {
                         prop_assert!(S3Location::parse(&l).is_none());
+                    }
+                    Err(TableError::BadSetting(_)) => {
+                        prop_assert!(false, "no registration setting was written");
                     }
                     Err(TableError::Unpartitioned { .. }) => {
                         prop_assert!(keys.is_empty());

@@ -27,6 +27,44 @@ pub enum ConfigError {
         "SCHEMA_DRIFT_DETECTION is on, but this build has no Parquet reader (build with the cargo feature schema-drift)"
     )]
     NoDriftDetection,
+    #[error(
+        "TABLE_SETTINGS is not a JSON object of database.table to {{\"registration\", \"marker\", \"complete_after\"}}: {0}"
+    )]
+    TableSettings(String),
+}
+
+/// A served table's registration policy as the module's `table_settings` (`TABLE_SETTINGS`)
+/// writes it; a field left out keeps the table's own parameter, or the default.
+impl TableSetting {
+    /// The table's policy with these settings over it.
+    pub fn apply(
+        &self,
+        mut c: registrar_core::table::Completion,
+    ) -> Result<registrar_core::table::Completion, registrar_core::table::SettingError> {
+        let over = registrar_core::table::Completion::from_settings(
+            self.registration.as_deref(),
+            self.marker.as_deref(),
+            self.complete_after.as_deref(),
+        )?;
+        if self.registration.is_some() {
+            c.registration = over.registration;
+        }
+        if self.marker.is_some() {
+            c.marker = over.marker;
+        }
+        if self.complete_after.is_some() {
+            c.complete_after = over.complete_after;
+        }
+        Ok(c)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSetting {
+    pub registration: Option<String>,
+    pub marker: Option<String>,
+    pub complete_after: Option<String>,
 }
 
 /// What the registrar serves and how: the part of the settings the handler and sync take.
@@ -47,6 +85,13 @@ pub struct Config {
     /// Where passes keep their checkpoints (`CHECKPOINT_URI`: `s3://bucket/prefix/` or
     /// `file:///dir/`); `None` is a directory under the system's temporary directory.
     pub checkpoint: Option<String>,
+    /// The EventBridge bus `Partition Complete` events go to (`COMPLETION_BUS`, a name or an
+    /// ARN); `None` announces nothing.
+    pub completion_bus: Option<String>,
+    /// Per-table registration policies (`TABLE_SETTINGS`), over the tables' own parameters.
+    pub table_settings: std::collections::BTreeMap<TableName, TableSetting>,
+    /// The deployment's name (`POWERTOOLS_SERVICE_NAME`), in the events it puts.
+    pub service: String,
 }
 
 /// Where the metrics go and how they are keyed.
@@ -77,7 +122,7 @@ pub struct Settings {
 
 /// The variables the registrar itself reads (the AWS SDK reads the standard `AWS_*` ones).
 /// In one place so that the CLI's help and the Terraform wiring test name them all.
-pub const ENV_VARS: [&str; 11] = [
+pub const ENV_VARS: [&str; 13] = [
     "GLUE_TABLES",
     "GLUE_DATABASES",
     "GLUE_CATALOG_ID",
@@ -89,6 +134,8 @@ pub const ENV_VARS: [&str; 11] = [
     "METRICS_PER_TABLE",
     "POWERTOOLS_SERVICE_NAME",
     "CHECKPOINT_URI",
+    "COMPLETION_BUS",
+    "TABLE_SETTINGS",
 ];
 
 /// Set by Lambda, read for the `FunctionName` dimension.
@@ -131,6 +178,24 @@ impl Settings {
             lambda_runtime: lookup("AWS_LAMBDA_RUNTIME_API").is_some(),
         })
     }
+}
+
+/// `TABLE_SETTINGS`: `{"db.t": {"registration": "marker", ...}}`; empty when unset.
+fn table_settings(
+    text: Option<String>,
+) -> Result<std::collections::BTreeMap<TableName, TableSetting>, ConfigError> {
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return Ok(Default::default());
+    };
+    let raw: std::collections::BTreeMap<String, TableSetting> =
+        serde_json::from_str(&text).map_err(|e| ConfigError::TableSettings(e.to_string()))?;
+    raw.into_iter()
+        .map(|(name, setting)| {
+            TableName::parse(&name)
+                .map(|t| (t, setting))
+                .map_err(|_| ConfigError::TableSettings(format!("`{name}` is not database.table")))
+        })
+        .collect()
 }
 
 impl Config {
@@ -196,6 +261,13 @@ impl Config {
             checkpoint: lookup("CHECKPOINT_URI")
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty()),
+            completion_bus: lookup("COMPLETION_BUS")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
+            table_settings: table_settings(lookup("TABLE_SETTINGS"))?,
+            service: lookup("POWERTOOLS_SERVICE_NAME")
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| DEFAULT_SERVICE.into()),
         })
     }
 
@@ -231,6 +303,9 @@ impl Config {
             schema_drift: false,
             catalog_id: None,
             checkpoint: None,
+            completion_bus: None,
+            table_settings: Default::default(),
+            service: DEFAULT_SERVICE.into(),
         }
     }
 }

@@ -2,8 +2,9 @@
 //! tables, plan, hand the partitions to the writer, and account for every object.
 
 use crate::aws::{Clients, RequestCounts};
-use crate::catalog::{Catalog, Registered, ServedTable};
+use crate::catalog::{Catalog, Policies, Registered, ServedTable};
 use crate::checkpoint::{CheckpointError, Store};
+use crate::completion::Announcer;
 use crate::config::Config;
 #[cfg(feature = "schema-drift")]
 use crate::drift;
@@ -12,6 +13,7 @@ use crate::tables::{ServedTables, TableCache};
 use crate::writer::{AfterDelete, PartitionWriter, Settled};
 use bumpalo::Bump;
 use registrar_core::Deadline;
+use registrar_core::completion::{self, PartitionComplete};
 use registrar_core::event::{Change, EventError, Normalised, ObjectEvent, normalise_text};
 use registrar_core::layout::Skip;
 use registrar_core::partition::{PartitionSpec, Removal};
@@ -101,6 +103,8 @@ pub enum Explained {
 /// One per process: the clients, the table cache and the partition writer.
 pub struct Registrar {
     clients: Clients,
+    /// Where `Partition Complete` events go (`COMPLETION_BUS`).
+    announcer: Announcer,
     catalog: Catalog,
     storage: Storage,
     /// Where passes keep their checkpoints. A bad `CHECKPOINT_URI` is kept as its error and
@@ -113,12 +117,17 @@ pub struct Registrar {
 
 impl Registrar {
     pub fn new(clients: Clients, config: Config) -> Self {
-        let catalog = Catalog::new(clients.glue.clone(), config.catalog_id.clone());
+        let catalog =
+            Catalog::new(clients.glue.clone(), config.catalog_id.clone()).with_policies(Policies {
+                announce: config.completion_bus.is_some(),
+                settings: config.table_settings.clone(),
+            });
         let storage = Storage::new(clients.s3.clone());
         let store = Store::from_uri(config.checkpoint.as_deref(), clients.s3.clone())
             .map_err(|e| e.to_string());
         Self {
             store,
+            announcer: Announcer::new(clients.events.clone(), config.completion_bus.clone()),
             tables: TableCache::new(
                 catalog.clone(),
                 config.tables.clone(),
@@ -164,6 +173,10 @@ impl Registrar {
 
     pub fn writer(&self) -> &PartitionWriter {
         &self.writer
+    }
+
+    pub fn announcer(&self) -> &Announcer {
+        &self.announcer
     }
 
     pub fn config(&self) -> &Config {
@@ -287,18 +300,52 @@ impl Registrar {
                 .await;
             let confirmed = now_ms();
             let mut created = Vec::new();
+            let mut completions = Vec::new();
             for (partition, result) in partitions.iter().zip(results) {
                 let mut entry =
                     PartitionEntry::new(&table.table.name, &partition.values, &partition.location);
-                match result {
+                let all = || partition.objects.iter().chain(&partition.markers);
+                let registered = match result {
                     Ok(Registered::Created) => {
-                        let times = partition.objects.iter().map(|o| o.time);
-                        entry.freshness_ms = freshness(times, confirmed);
+                        entry.freshness_ms = freshness(all().map(|o| o.time), confirmed);
                         ledger.created(entry);
-                        created.push(*partition.objects[0]);
+                        if let Some(first) = partition.objects.first() {
+                            created.push(**first);
+                        }
+                        completion::Registered::Created
                     }
-                    Ok(Registered::Existing) => ledger.existing(entry),
-                    Err(e) => partition.objects.iter().for_each(|o| ledger.fail(o, &e)),
+                    Ok(Registered::Existing) => {
+                        ledger.existing(entry);
+                        completion::Registered::Existing
+                    }
+                    Err(e) => {
+                        all().for_each(|o| ledger.fail(o, &e));
+                        continue;
+                    }
+                };
+                if let Some(marker) = partition.markers.first()
+                    && self.announcer.enabled()
+                    && !dry_run
+                {
+                    completions.push((
+                        completed(&self.config, table, partition, marker, registered),
+                        *partition,
+                    ));
+                }
+            }
+            if !completions.is_empty() {
+                let events: Vec<PartitionComplete> =
+                    completions.iter().map(|(e, _)| e.clone()).collect();
+                let results = self.announcer.announce(&events, deadline).await;
+                for ((event, partition), result) in completions.iter().zip(results) {
+                    match result {
+                        Ok(()) => ledger.completed(PartitionEntry::new(
+                            &table.table.name,
+                            &event.values,
+                            &event.location,
+                        )),
+                        Err(e) => partition.markers.iter().for_each(|o| ledger.fail(o, &e)),
+                    }
                 }
             }
             #[cfg(feature = "schema-drift")]
@@ -416,6 +463,40 @@ impl Registrar {
     }
 }
 
+/// The `Partition Complete` event of a partition its marker completed.
+fn completed(
+    config: &Config,
+    table: &ServedTable,
+    partition: &PlannedPartition<'_, &ObjectEvent<'_>>,
+    marker: &ObjectEvent<'_>,
+    registered: completion::Registered,
+) -> PartitionComplete {
+    let t = &table.table;
+    let told_apart = marker.version.or(marker.time).unwrap_or(marker.key);
+    PartitionComplete {
+        id: completion::event_id(&t.name, &partition.values, told_apart),
+        database: t.name.database.clone(),
+        table: t.name.table.clone(),
+        values: partition.values.clone(),
+        partition: t
+            .keys
+            .iter()
+            .map(|k| k.name.clone())
+            .zip(partition.values.iter().cloned())
+            .collect(),
+        location: partition.location.clone(),
+        registered,
+        completed_by: completion::CompletedBy::Marker,
+        marker: Some(completion::Marker {
+            bucket: marker.bucket.to_owned(),
+            key: marker.key.to_owned(),
+            version: marker.version.map(str::to_owned),
+            event_time: marker.time.map(str::to_owned),
+        }),
+        partition_end: None,
+        service: config.service.clone(),
+    }
+}
 /// Milliseconds from the earliest event time among a partition's objects to `confirmed`.
 fn freshness<'t>(times: impl Iterator<Item = Option<&'t str>>, confirmed: i64) -> Option<u64> {
     let earliest = times

@@ -11,6 +11,7 @@ pub mod aws;
 pub mod cache;
 pub mod catalog;
 pub mod checkpoint;
+pub mod completion;
 pub mod config;
 #[cfg(feature = "schema-drift")]
 pub mod drift;

@@ -83,6 +83,11 @@ pub fn documents(
             ("PartitionsCreated", "Count", count(report.created.len())),
             ("PartitionsExisting", "Count", count(report.existing.len())),
             ("PartitionsDeleted", "Count", count(report.deleted.len())),
+            (
+                "PartitionsCompleted",
+                "Count",
+                count(report.completed.len()),
+            ),
             ("ObjectsSkipped", "Count", count(report.skipped.len())),
             ("ObjectsFailed", "Count", count(report.failed.len())),
             ("SchemaDrift", "Count", count(report.schema_drift.len())),

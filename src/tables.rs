@@ -177,10 +177,15 @@ impl TableCache {
                     for e in unserved {
                         // Views and unpartitioned tables are not served, as designed; a
                         // table that means to be (a template) but cannot, is broken.
-                        if let TableError::BadTemplate(problem) = &e {
+                        let meant = match &e {
+                            TableError::BadTemplate(p) => Some((&p.table, &p.location)),
+                            TableError::BadSetting(b) => Some((&b.table, &b.location)),
+                            _ => None,
+                        };
+                        if let Some((table, location)) = meant {
                             served.broken.push(BrokenTable {
-                                name: problem.table.to_string(),
-                                holds: Holds::At(problem.location.clone()),
+                                name: table.to_string(),
+                                holds: Holds::At(location.clone()),
                                 error: e.to_string(),
                             });
                         }

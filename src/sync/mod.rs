@@ -28,11 +28,13 @@ pub use walker::{LogProgress, Progress, WalkProgress};
 use crate::catalog::{CatalogError, ServedTable};
 use crate::checkpoint::{CheckpointError, Expect};
 use crate::handler::Registrar;
+use registrar_core::completion::PartitionComplete;
 use registrar_core::found::DirHasher;
 use registrar_core::pass::{
-    Cursor, CursorError, CursorRef, Failed, Head, OpenPass, PassOptions, PassRecord, Retry,
-    WindowScope,
+    Cursor, CursorError, CursorRef, DUE_HORIZON_MS, Due, Failed, Head, OpenPass, PassOptions,
+    PassRecord, Retry, WindowScope,
 };
+use registrar_core::report::PartitionEntry;
 use registrar_core::report::{Report, SplitPlan, Tally};
 use registrar_core::request::Step;
 use registrar_core::window::{self, Day, WindowError};
@@ -532,6 +534,7 @@ impl Pass<'_> {
         );
         walker.run(tally).await;
         let did = walker.finish();
+        self.announce(&mut cursor.announce, tally).await;
         if let Some(found) = did.found
             && !found.is_empty()
         {
@@ -560,6 +563,94 @@ impl Pass<'_> {
         ))
     }
 
+    /// Put the completions a walk made on the bus; what EventBridge did not take stays for the
+    /// next run.
+    async fn announce(&self, events: &mut Vec<PartitionComplete>, tally: &mut Tally) {
+        if events.is_empty() || self.options.dry_run {
+            return;
+        }
+        let results = self
+            .registrar
+            .announcer()
+            .announce(events, self.options.deadline)
+            .await;
+        let table = &self.served.table;
+        let mut left = Vec::new();
+        for (event, result) in events.drain(..).zip(results) {
+            match result {
+                Ok(()) => tally.completed(PartitionEntry::new(
+                    &table.name,
+                    &event.values,
+                    &event.location,
+                )),
+                Err(e) => {
+                    tally.fail(
+                        &table.location.bucket,
+                        &event.location,
+                        &format!("{e}; its Partition Complete event is put again by the next run"),
+                    );
+                    left.push(event);
+                }
+            }
+        }
+        *events = left;
+    }
+
+    /// The time partitions the groups found complete by their lateness and not announced yet:
+    /// announced once, remembered in the table's head.
+    async fn announce_due(&self, due: Vec<Due>, head: &mut Head, tally: &mut Tally) {
+        let now = self.options.now_ms;
+        head.announced.retain(|a| a.end_ms >= now - DUE_HORIZON_MS);
+        let mut seen: std::collections::BTreeSet<Vec<String>> =
+            head.announced.iter().map(|a| a.values.clone()).collect();
+        let due: Vec<Due> = due
+            .into_iter()
+            .filter(|d| seen.insert(d.partition.values.clone()))
+            .collect();
+        if due.is_empty() || self.options.dry_run {
+            return;
+        }
+        let table = &self.served.table;
+        let mut events: Vec<PartitionComplete> = due
+            .iter()
+            .map(|d| PartitionComplete {
+                id: registrar_core::completion::event_id(
+                    &table.name,
+                    &d.partition.values,
+                    &format!("end:{}", d.end_ms),
+                ),
+                database: table.name.database.clone(),
+                table: table.name.table.clone(),
+                values: d.partition.values.clone(),
+                partition: table
+                    .keys
+                    .iter()
+                    .map(|k| k.name.clone())
+                    .zip(d.partition.values.iter().cloned())
+                    .collect(),
+                location: d.partition.location.clone(),
+                registered: registrar_core::completion::Registered::Existing,
+                completed_by: registrar_core::completion::CompletedBy::Lateness,
+                marker: None,
+                partition_end: Some(registrar_core::time::format(d.end_ms)),
+                service: self.registrar.config().service.clone(),
+            })
+            .collect();
+        let before: std::collections::BTreeSet<Vec<String>> =
+            events.iter().map(|e| e.values.clone()).collect();
+        self.announce(&mut events, tally).await;
+        let failed: std::collections::BTreeSet<Vec<String>> =
+            events.iter().map(|e| e.values.clone()).collect();
+        for d in due {
+            if before.contains(&d.partition.values) && !failed.contains(&d.partition.values) {
+                head.announced.push(registrar_core::pass::Announced {
+                    values: d.partition.values,
+                    end_ms: d.end_ms,
+                });
+            }
+        }
+    }
+
     /// The finish as its own request (a state machine's), once every group is walked.
     async fn finish_step(&self, request: &PassRequest, pass: &str) -> Result<Ran, SyncError> {
         let record = self.checkpoints.record(pass, self.options.deadline).await?;
@@ -578,12 +669,14 @@ impl Pass<'_> {
     ) -> Result<Option<CursorRef>, SyncError> {
         let deadline = self.options.deadline;
         let mut failed: Vec<Failed> = Vec::new();
+        let mut due: Vec<Due> = Vec::new();
         for g in 0..record.groups {
             let cursor = self
                 .checkpoints
                 .group(&record.pass, g, deadline)
                 .await?
                 .value;
+            due.extend(cursor.due.iter().cloned());
             if !cursor.walked() {
                 return Err(CursorError::NotWalked {
                     pass: record.pass.clone(),
@@ -645,6 +738,7 @@ impl Pass<'_> {
         }
         if !record.dry_run {
             let mut head = self.checkpoints.head(deadline).await?;
+            self.announce_due(due, &mut head.value, tally).await;
             head.value.open.retain(|o| o.pass != record.pass);
             head.value.carry = failed
                 .into_iter()

@@ -13,15 +13,18 @@ use crate::catalog::{Lookup, Registered};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use registrar_core::Deadline;
+use registrar_core::completion::{self, CompletedBy, PartitionComplete};
 use registrar_core::found::DirHasher;
 use registrar_core::glue::{MAX_GET_BATCH, MAX_WRITE_BATCH};
 use registrar_core::pace::Pace;
 use registrar_core::partition::PartitionSpec;
-use registrar_core::pass::{Cursor, Failed, MAX_ATTEMPTS, PassRecord, Retry};
+use registrar_core::pass::{Cursor, DUE_HORIZON_MS, Due, Failed, MAX_ATTEMPTS, PassRecord, Retry};
 use registrar_core::report::{Counts, PartitionEntry, Tally};
+use registrar_core::table::Registration;
 use registrar_core::walk::{
     Frontier, ListPage, ListRequest, SPLIT_AFTER, Split, SplitStep, UnitState, Walk,
 };
+use registrar_core::window::partition_end;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
@@ -690,6 +693,7 @@ impl<'w, 'r> Walker<'w, 'r> {
                     &p.partition.location,
                 ));
                 self.progress.partitions += 1;
+                self.registered(&p.partition, completion::Registered::Existing);
             } else if self.options().dry_run && lookup.unknown(&p.partition.values).is_none() {
                 tally.created(PartitionEntry::new(
                     &table.name,
@@ -733,11 +737,13 @@ impl<'w, 'r> Walker<'w, 'r> {
                     self.progressed = true;
                     tally.created(entry);
                     self.progress.partitions += 1;
+                    self.registered(&p.partition, completion::Registered::Created);
                 }
                 Ok(Registered::Existing) => {
                     self.progressed = true;
                     tally.existing(entry);
                     self.progress.partitions += 1;
+                    self.registered(&p.partition, completion::Registered::Existing);
                 }
                 Err(e) => {
                     let attempts = p.attempts + 1;
@@ -762,6 +768,65 @@ impl<'w, 'r> Walker<'w, 'r> {
                         });
                     }
                 }
+            }
+        }
+    }
+
+    /// A partition the catalog holds now: a table registered on completion announces the ones
+    /// this walk registered on their marker (their marker's event was lost); a table with a
+    /// lateness notes the time partitions it completed.
+    fn registered(&mut self, partition: &PartitionSpec, registered: completion::Registered) {
+        if self.options().dry_run {
+            return;
+        }
+        let table = &self.pass.served.table;
+        let announcer = self.pass.registrar.announcer();
+        if table.completion.registration == Registration::Marker
+            && registered == completion::Registered::Created
+            && announcer.enabled()
+        {
+            let dir = partition
+                .location
+                .splitn(4, '/')
+                .nth(3)
+                .unwrap_or_default()
+                .to_owned();
+            self.cursor.announce.push(PartitionComplete {
+                // No version in a listing: what tells this completion apart is that the
+                // repair made it.
+                id: completion::event_id(&table.name, &partition.values, "repair"),
+                database: table.name.database.clone(),
+                table: table.name.table.clone(),
+                values: partition.values.clone(),
+                partition: table
+                    .keys
+                    .iter()
+                    .map(|k| k.name.clone())
+                    .zip(partition.values.iter().cloned())
+                    .collect(),
+                location: partition.location.clone(),
+                registered,
+                completed_by: CompletedBy::Marker,
+                marker: Some(completion::Marker {
+                    bucket: table.location.bucket.clone(),
+                    key: format!("{dir}{}", table.completion.marker),
+                    version: None,
+                    event_time: None,
+                }),
+                partition_end: None,
+                service: self.pass.registrar.config().service.clone(),
+            });
+        }
+        if let Some(lateness) = table.completion.complete_after
+            && announcer.enabled()
+            && let Some(end) = partition_end(table, &partition.values)
+        {
+            let now = self.options().now_ms;
+            if end + (lateness as i64) * 1000 <= now && end >= now - DUE_HORIZON_MS {
+                self.cursor.due.push(Due {
+                    partition: partition.clone(),
+                    end_ms: end,
+                });
             }
         }
     }

@@ -260,6 +260,7 @@ fn request(prefix: &str, delimiter: bool, start_after: Option<String>) -> ListRe
         delimiter,
         start_after,
         through: None,
+        max_keys: None,
     }
 }
 

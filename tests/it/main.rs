@@ -1,6 +1,7 @@
 //! Integration tests: the registrar against moto's Glue and S3 through the real AWS SDK.
 
 mod cli;
+mod completion;
 mod handle;
 mod listing;
 mod moto;

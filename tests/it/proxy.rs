@@ -323,6 +323,11 @@ async fn serve(mut client: TcpStream, upstream: String, state: Arc<Mutex<State>>
     let Some((head, body)) = read_request(&mut client).await else {
         return;
     };
+    // EventBridge passes through: the proxy makes Glue and S3 behave as documented.
+    if header(&head, "x-amz-target").is_some_and(|t| t.starts_with("AWSEvents.")) {
+        forward(&mut client, &upstream, &head, &body).await;
+        return;
+    }
     let operation = header(&head, "x-amz-target")
         .and_then(|t| t.strip_prefix("AWSGlue."))
         .map(str::to_owned);

@@ -39,6 +39,16 @@ pub enum Skip {
     /// Glue's documented input rules refuse the partition (a value too long, a control
     /// character in the location): it is never sent.
     GlueRule(GlueRule),
+    /// A data object of a table that registers partitions on their completion marker: its
+    /// partition is registered when the marker lands (not retried).
+    AwaitingMarker {
+        marker: String,
+    },
+    /// A completion marker not directly in a partition's directory (the table's root, a
+    /// subdirectory of a partition): it completes nothing.
+    MarkerNotInPartition {
+        marker: String,
+    },
 }
 
 impl Reason for Skip {
@@ -53,6 +63,8 @@ impl Reason for Skip {
             Self::InvalidValue { .. } => "invalid_value",
             Self::Ignored(_) => "ignored_event",
             Self::GlueRule(rule) => rule.kind(),
+            Self::AwaitingMarker { .. } => "awaiting_marker",
+            Self::MarkerNotInPartition { .. } => "marker_not_partition",
         }
     }
 }
@@ -93,6 +105,14 @@ impl fmt::Display for Skip {
             ),
             Self::Ignored(reason) => write!(f, "{reason}"),
             Self::GlueRule(rule) => write!(f, "{rule}"),
+            Self::AwaitingMarker { marker } => write!(
+                f,
+                "the table registers a partition when its job's marker `{marker}` lands, not with its data objects (registrar.registration = marker)"
+            ),
+            Self::MarkerNotInPartition { marker } => write!(
+                f,
+                "completion marker `{marker}` not directly in a partition's directory: it completes nothing"
+            ),
         }
     }
 }
@@ -139,6 +159,16 @@ fn is_hidden(segment: &str) -> bool {
     segment.starts_with(['_', '.'])
 }
 
+/// Whether a file name is the table's completion marker, and the table reads markers.
+pub fn is_completion_marker(table: &Table, name: &str) -> bool {
+    table.completion.reads_markers() && name == table.completion.marker
+}
+
+/// Whether `key` (which [`classify`] put in a partition) is that partition's marker.
+pub fn marks(table: &Table, key: &str) -> bool {
+    is_completion_marker(table, key.rsplit('/').next().unwrap_or(key))
+}
+
 /// Find the partition directory of `key`, a key of `table`'s bucket: `key[..end]` (ending in
 /// `/`). Values are read apart, by [`values`], once per directory: most objects of an event
 /// share their directory with others.
@@ -171,7 +201,9 @@ pub fn classify(table: &Table, key: &str) -> Result<usize, Rejected> {
             .position(|&b| b == b'/')
             .map(|i| pos + i);
         let segment = &key[pos..end.unwrap_or(key.len())];
-        if is_hidden(segment) {
+        // A completion marker is hidden (`_SUCCESS`) but, as a file, read as the table says.
+        let marker = end.is_none() && is_completion_marker(table, segment);
+        if is_hidden(segment) && !marker {
             return reject(Skip::HiddenSegment(segment.to_owned()), end.map(|e| e + 1));
         }
         // The last segment is the file name: only directories carry partition values.
@@ -193,8 +225,14 @@ pub fn classify(table: &Table, key: &str) -> Result<usize, Rejected> {
         }
         pos = end + 1;
     }
+    let file = &key[pos..];
+    let marker = || Skip::MarkerNotInPartition {
+        marker: file.to_owned(),
+    };
     match partition_end {
+        Some(end) if end != pos && is_completion_marker(table, file) => reject(marker(), None),
         Some(end) => Ok(end),
+        None if is_completion_marker(table, file) => reject(marker(), None),
         None if layout.templated => reject(Skip::NotTemplatePath, None),
         None => reject(
             Skip::Incomplete {

@@ -10,6 +10,7 @@
 //! The contract these types serialise to (event shapes, the report) is documented in the
 //! repository's README.
 
+pub mod completion;
 pub mod deadline;
 pub mod decode;
 pub mod event;

@@ -15,6 +15,7 @@
 //! - and, per table, a [`Head`]: the pass still open (a failed execution resumes it) and the
 //!   partitions the last pass could not register, which the next pass tries first.
 
+use crate::completion::PartitionComplete;
 use crate::partition::PartitionSpec;
 use crate::walk::Frontier;
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,9 @@ use serde::{Deserialize, Serialize};
 /// Runs a partition whose registration keeps failing for a reason that may pass is tried in,
 /// before the pass names it failed (the finish reports it, and the next pass tries it first).
 pub const MAX_ATTEMPTS: u32 = 3;
+/// How far back a table's lateness (`complete_after`) announces time partitions: a backfill
+/// of years of history does not flood downstream with old completions.
+pub const DUE_HORIZON_MS: i64 = 7 * 86_400_000;
 
 /// What a pass does besides registering; a run resumes only a pass of the same options.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +151,30 @@ pub struct Cursor {
     pub retry: Vec<Retry>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<Failed>,
+    /// Completions to put on the bus (partitions a walk registered on their marker): kept
+    /// until EventBridge took them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub announce: Vec<PartitionComplete>,
+    /// Time partitions found registered whose lateness has passed: the finish announces the
+    /// ones not announced yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub due: Vec<Due>,
+}
+
+/// A time partition complete by its lateness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Due {
+    #[serde(flatten)]
+    pub partition: PartitionSpec,
+    /// When its period ended (milliseconds since the epoch).
+    pub end_ms: i64,
+}
+
+/// A time partition announced complete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announced {
+    pub values: Vec<String>,
+    pub end_ms: i64,
 }
 
 impl Cursor {
@@ -161,13 +189,15 @@ impl Cursor {
             walk: Frontier::default(),
             retry: Vec::new(),
             failed: Vec::new(),
+            announce: Vec::new(),
+            due: Vec::new(),
         }
     }
 
     /// Whether the group's walk is over: begun, every unit walked and every retry settled
     /// (registered, or failed for good).
     pub fn walked(&self) -> bool {
-        self.started && self.walk.is_empty() && self.retry.is_empty()
+        self.started && self.walk.is_empty() && self.retry.is_empty() && self.announce.is_empty()
     }
 
     /// Take over the partitions an earlier pass could not register: tried first, afresh.
@@ -251,6 +281,9 @@ pub struct Head {
     /// Partitions the last finished pass could not register: the next pass tries them first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub carry: Vec<Retry>,
+    /// Time partitions announced complete by their lateness, within [`DUE_HORIZON_MS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub announced: Vec<Announced>,
 }
 
 /// A pass that began and has not finished: a new execution with the same options resumes it

@@ -2,7 +2,8 @@
 //! skipped. Pure, no I/O; the hot path of every invocation.
 
 use crate::event::ObjectEvent;
-use crate::layout::{Skip, accept, classify, values};
+use crate::layout::{Skip, accept, classify, marks, values};
+use crate::table::Registration;
 use crate::table::Table;
 use std::collections::hash_map::Entry;
 
@@ -86,6 +87,9 @@ pub struct PlannedPartition<'o, O> {
     pub location: String,
     /// The objects that live in this partition.
     pub objects: Vec<&'o O>,
+    /// Its completion markers (the table reads markers): they register it in `marker` mode,
+    /// and complete it in either mode.
+    pub markers: Vec<&'o O>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +126,16 @@ pub fn plan<'o, O: Object, T: AsRef<Table>>(
                 continue;
             }
         };
+        let marker = table.completion.reads_markers() && marks(table, key);
+        if !marker && table.completion.registration == Registration::Marker {
+            plan.skipped.push((
+                object,
+                Skip::AwaitingMarker {
+                    marker: table.completion.marker.clone(),
+                },
+            ));
+            continue;
+        }
         let slot = match by_dir.entry((t, dir)) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
@@ -135,6 +149,7 @@ pub fn plan<'o, O: Object, T: AsRef<Table>>(
                             values,
                             location,
                             objects: Vec::new(),
+                            markers: Vec::new(),
                         });
                         plan.partitions.len() - 1
                     })
@@ -143,6 +158,7 @@ pub fn plan<'o, O: Object, T: AsRef<Table>>(
             }
         };
         match slot {
+            Ok(p) if marker => plan.partitions[*p].markers.push(object),
             Ok(p) => plan.partitions[*p].objects.push(object),
             Err(skip) => plan.skipped.push((object, skip.clone())),
         }
@@ -196,6 +212,81 @@ mod tests {
         assert_eq!(p.partitions.len(), 2);
         assert_eq!(p.partitions[0].objects, [&objects[0], &objects[1]]);
         assert_eq!(p.partitions[0].location, "s3://b/t/dt=2026-11-25/");
+    }
+
+    fn on_completion(t: Table) -> Table {
+        t.with_completion(crate::table::Completion {
+            registration: Registration::Marker,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn a_table_registered_on_completion_waits_for_the_marker() {
+        let tables = [on_completion(table(
+            "d.t",
+            "s3://b/t/",
+            &[("dt", "string")],
+        ))];
+        let index = TableIndex::new(&tables);
+        let objects = [
+            ("b", "t/dt=1/part-0.parquet"),
+            ("b", "t/dt=1/_SUCCESS"),
+            ("b", "t/dt=2/part-0.parquet"),
+        ];
+        let p = plan(&index, &objects);
+        assert_eq!(p.partitions.len(), 1);
+        assert_eq!(p.partitions[0].values, ["1"]);
+        assert_eq!(p.partitions[0].markers, [&objects[1]]);
+        assert!(p.partitions[0].objects.is_empty());
+        let kinds: Vec<&str> = p.skipped.iter().map(|(_, s)| s.kind()).collect();
+        assert_eq!(kinds, ["awaiting_marker", "awaiting_marker"]);
+    }
+
+    #[test]
+    fn a_marker_outside_a_partition_directory_or_under_a_hidden_one_is_skipped_with_a_reason() {
+        let tables = [on_completion(table(
+            "d.t",
+            "s3://b/t/",
+            &[("dt", "string")],
+        ))];
+        let index = TableIndex::new(&tables);
+        let objects = [
+            ("b", "t/_SUCCESS"),
+            ("b", "t/dt=1/sub/_SUCCESS"),
+            ("b", "t/dt=1/_temporary/0/_SUCCESS"),
+        ];
+        let p = plan(&index, &objects);
+        assert!(p.partitions.is_empty());
+        let kinds: Vec<&str> = p.skipped.iter().map(|(_, s)| s.kind()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "marker_not_partition",
+                "marker_not_partition",
+                "hidden_segment"
+            ]
+        );
+    }
+
+    #[test]
+    fn announcing_tables_read_markers_in_first_object_mode_too() {
+        let t = table("d.t", "s3://b/t/", &[("dt", "string")]).with_completion(
+            crate::table::Completion {
+                announce: true,
+                ..Default::default()
+            },
+        );
+        let tables = [t];
+        let index = TableIndex::new(&tables);
+        let objects = [("b", "t/dt=1/part-0"), ("b", "t/dt=1/_SUCCESS")];
+        let p = plan(&index, &objects);
+        assert_eq!(p.partitions[0].objects, [&objects[0]]);
+        assert_eq!(p.partitions[0].markers, [&objects[1]]);
+        // Without a bus, `_SUCCESS` stays what it was: a hidden file.
+        let plain = [table("d.t", "s3://b/t/", &[("dt", "string")])];
+        let p = plan(&TableIndex::new(&plain), &objects);
+        assert_eq!(p.skipped[0].1.kind(), "hidden_segment");
     }
 
     #[test]

@@ -122,6 +122,9 @@ pub struct Report {
     /// `sync --update-schema` only.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub updated: Vec<UpdatedEntry>,
+    /// Partitions whose `Partition Complete` event was put on the bus.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub completed: Vec<PartitionEntry>,
     /// Only with schema drift detection on.
     #[serde(rename = "schemaDrift", skip_serializing_if = "Vec::is_empty", default)]
     pub schema_drift: Vec<DriftEntry>,
@@ -318,6 +321,11 @@ impl<'e, 'a> Ledger<'e, 'a> {
         self.report.existing.push(entry);
     }
 
+    /// A partition announced complete.
+    pub fn completed(&mut self, entry: PartitionEntry) {
+        self.report.completed.push(entry);
+    }
+
     pub fn deleted(&mut self, entry: PartitionEntry) {
         self.report.deleted.push(entry);
     }
@@ -476,6 +484,18 @@ impl Tally {
         Self::listed(
             &mut self.report.updated,
             &mut self.counts.updated,
+            &mut self.listed,
+            &mut self.report.truncated,
+            entry,
+        );
+    }
+
+    /// A partition announced complete.
+    pub fn completed(&mut self, entry: PartitionEntry) {
+        let mut count = 0;
+        Self::listed(
+            &mut self.report.completed,
+            &mut count,
             &mut self.listed,
             &mut self.report.truncated,
             entry,
@@ -657,6 +677,7 @@ mod tests {
                     change: Change::Created,
                     message: m,
                     time: None,
+                    version: None,
                 })
                 .collect(),
             ignored: Vec::new(),

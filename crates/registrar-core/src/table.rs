@@ -6,6 +6,108 @@ use crate::types::KeyType;
 
 /// The table parameter (Athena partition projection's) that declares a non-Hive layout.
 pub const TEMPLATE_PARAMETER: &str = "storage.location.template";
+/// Table parameters of a table's registration policy (the module's `table_settings` set the
+/// same per served table): `first_object` or `marker`, the marker's name, and how long after
+/// a time partition's end it is complete for a table without markers.
+pub const REGISTRATION_PARAMETER: &str = "registrar.registration";
+pub const MARKER_PARAMETER: &str = "registrar.marker";
+pub const COMPLETE_AFTER_PARAMETER: &str = "registrar.complete_after";
+/// What Hadoop's, Spark's and EMRFS's committers write last into an output directory.
+pub const DEFAULT_MARKER: &str = "_SUCCESS";
+
+/// When a partition is registered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Registration {
+    /// With its first object: queryable in seconds, possibly half written (the default).
+    #[default]
+    FirstObject,
+    /// With its completion marker: readers never see a partition whose job has not finished.
+    Marker,
+}
+
+/// How a table's partitions are registered, and when they are complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub registration: Registration,
+    /// The file a job writes last into a partition's directory.
+    pub marker: String,
+    /// Completion is announced (a bus is configured): a marker then completes its partition
+    /// in `first_object` mode too.
+    pub announce: bool,
+    /// Seconds after a time partition's end when it is complete, for tables without markers
+    /// (the scheduled repair announces it).
+    pub complete_after: Option<u64>,
+}
+
+impl Default for Completion {
+    fn default() -> Self {
+        Self {
+            registration: Registration::FirstObject,
+            marker: DEFAULT_MARKER.to_owned(),
+            announce: false,
+            complete_after: None,
+        }
+    }
+}
+
+/// A registration setting that cannot be used, as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingError {
+    #[error("`{REGISTRATION_PARAMETER}` is `first_object` or `marker`, not `{0}`")]
+    Registration(String),
+    #[error("`{MARKER_PARAMETER}` is a file name (`_SUCCESS`, `_DONE`), not `{0}`")]
+    Marker(String),
+    #[error("`{COMPLETE_AFTER_PARAMETER}` is a duration such as `15m`, `2h` or `1d`, not `{0}`")]
+    CompleteAfter(String),
+}
+
+impl Completion {
+    /// The settings as a table's parameters (or the module's per-table settings) write them;
+    /// absent ones keep their default.
+    pub fn from_settings(
+        registration: Option<&str>,
+        marker: Option<&str>,
+        complete_after: Option<&str>,
+    ) -> Result<Self, SettingError> {
+        let mut c = Self::default();
+        match registration.map(str::trim) {
+            None | Some("") | Some("first_object") => {}
+            Some("marker") => c.registration = Registration::Marker,
+            Some(other) => return Err(SettingError::Registration(other.to_owned())),
+        }
+        if let Some(m) = marker.map(str::trim).filter(|m| !m.is_empty()) {
+            if m.contains('/') || m.len() > 255 {
+                return Err(SettingError::Marker(m.to_owned()));
+            }
+            c.marker = m.to_owned();
+        }
+        if let Some(text) = complete_after.map(str::trim).filter(|t| !t.is_empty()) {
+            c.complete_after =
+                Some(seconds(text).ok_or_else(|| SettingError::CompleteAfter(text.to_owned()))?);
+        }
+        Ok(c)
+    }
+
+    /// Whether a marker file means something for this table: it registers the partition, or
+    /// it completes it.
+    pub fn reads_markers(&self) -> bool {
+        self.registration == Registration::Marker || self.announce
+    }
+}
+
+/// `15m`, `2h`, `1d`, `90s` as seconds.
+fn seconds(text: &str) -> Option<u64> {
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = number.parse().ok()?;
+    let per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(per)
+}
 
 /// Why a Glue table cannot be served.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +123,16 @@ pub enum TableError {
     },
     #[error("table {}: {TEMPLATE_PARAMETER} `{}` {}", .0.table, .0.template, .0.problem)]
     BadTemplate(Box<TemplateProblem>),
+    #[error("table {}: {}", .0.table, .0.error)]
+    BadSetting(Box<BadSetting>),
+}
+
+/// A registration setting a table cannot be served with, and where the table is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadSetting {
+    pub table: TableName,
+    pub location: S3Location,
+    pub error: SettingError,
 }
 
 impl TableError {
@@ -31,6 +143,7 @@ impl TableError {
             Self::NoLocation(_) | Self::NotS3 { .. } => None,
             Self::Unpartitioned { location, .. } => Some(location),
             Self::BadTemplate(problem) => Some(&problem.location),
+            Self::BadSetting(bad) => Some(&bad.location),
         }
     }
 }
@@ -189,6 +302,8 @@ pub struct Table {
     pub location: S3Location,
     pub keys: Vec<PartitionKey>,
     pub layout: Layout,
+    /// When its partitions are registered and complete.
+    pub completion: Completion,
 }
 
 impl AsRef<Table> for Table {
@@ -239,7 +354,14 @@ impl Table {
             location,
             keys,
             layout,
+            completion: Completion::default(),
         })
+    }
+
+    /// The table with its registration policy.
+    pub fn with_completion(mut self, completion: Completion) -> Self {
+        self.completion = completion;
+        self
     }
 
     /// The partition key names whose values live in `segments[from..]`, in key order.
@@ -340,6 +462,31 @@ fn compile_template(
         segments,
         templated: true,
     })
+}
+
+#[cfg(test)]
+mod completion_tests {
+    use super::*;
+
+    #[test]
+    fn settings_read_as_written_and_refused_with_what_to_write() {
+        let c = Completion::from_settings(Some("marker"), Some("_DONE"), Some("15m")).unwrap();
+        assert_eq!(c.registration, Registration::Marker);
+        assert_eq!((c.marker.as_str(), c.complete_after), ("_DONE", Some(900)));
+        let d = Completion::from_settings(None, None, None).unwrap();
+        assert_eq!(d, Completion::default());
+        assert_eq!(d.marker, "_SUCCESS");
+        let e = Completion::from_settings(Some("on_marker"), None, None).unwrap_err();
+        assert!(e.to_string().contains("`first_object` or `marker`"), "{e}");
+        assert!(Completion::from_settings(None, Some("a/b"), None).is_err());
+        assert!(Completion::from_settings(None, None, Some("soon")).is_err());
+        assert_eq!(
+            Completion::from_settings(None, None, Some("1d"))
+                .unwrap()
+                .complete_after,
+            Some(86_400)
+        );
+    }
 }
 
 #[cfg(test)]

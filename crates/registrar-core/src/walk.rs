@@ -28,8 +28,8 @@
 //! lies under their directory, as any delimiter walk does: that key may be only a marker.
 //! [`Found::verified`] says which is which.
 
-use crate::layout::{Rejected, Skip, accept, classify, values};
-use crate::table::Table;
+use crate::layout::{Rejected, Skip, accept, classify, marks, values};
+use crate::table::{Registration, Table};
 use serde::{Deserialize, Serialize};
 
 /// Keys per page (S3's maximum, and what the walk asks for).
@@ -161,9 +161,15 @@ impl<'t> Walk<'t> {
         // and each rejected directory reported, once per page.
         let mut last_partition: Option<&str> = None;
         let mut last_rejected: Option<&str> = None;
+        let by_marker = self.table.completion.registration == Registration::Marker;
         for key in keys {
             match classify(self.table, key) {
                 Ok(end) => {
+                    // A partition is found by its data objects, or, for a table registered on
+                    // completion, by its marker alone (a job that never finished writes none).
+                    if marks(self.table, key) != by_marker {
+                        continue;
+                    }
                     let dir = &key[..end];
                     if last_partition != Some(dir) {
                         last_partition = Some(dir);
@@ -213,8 +219,12 @@ impl<'t> Walk<'t> {
                     // Every key under a refused partition is skipped alike.
                     return flat_after(scope, after(dir), through);
                 }
-                if in_dir * 2 < keys.len() {
-                    // A small partition cut by the end of the page: read on.
+                if in_dir * 2 < keys.len()
+                    || self.table.completion.registration == Registration::Marker
+                {
+                    // A small partition cut by the end of the page: read on. (A table
+                    // registered on completion is read whole: each directory's marker must
+                    // be seen, and a delimiter listing of siblings shows none.)
                     return continued(request, last.to_owned());
                 }
                 let parent = parent(dir);
@@ -1644,6 +1654,42 @@ mod tests {
         assert!(left.is_empty());
         let dirs: Vec<&str> = found.iter().map(|f| f.dir.as_str()).collect();
         assert_eq!(dirs, vec!["t/y=2020/m=02/d=14/"]);
+    }
+
+    fn by_marker(table: Table) -> Table {
+        let completion = crate::table::Completion {
+            registration: Registration::Marker,
+            ..Default::default()
+        };
+        table.with_completion(completion)
+    }
+
+    #[test]
+    fn a_table_registered_on_completion_finds_only_directories_holding_the_marker() {
+        let mut keys = tree(&["y=1/d=1", "y=1/d=2", "y=2/d=1"], 600);
+        keys.insert("t/y=1/d=1/_SUCCESS".into());
+        keys.insert("t/y=2/d=1/_SUCCESS".into());
+        keys.insert("t/y=2/d=1/_temporary/0/_SUCCESS".into());
+        let listing = Listing { keys, page: 100 };
+        let (found, skipped, requests) = listing.walk(&by_marker(hive(&["y", "d"])));
+        let dirs: Vec<&str> = found.iter().map(|f| f.dir.as_str()).collect();
+        assert_eq!(dirs, vec!["t/y=1/d=1/", "t/y=2/d=1/"]);
+        assert!(skipped.is_empty(), "{skipped:?}");
+        // Large partitions are read whole, not stepped over: their markers must be seen.
+        assert!(requests >= 1800 / 100, "{requests} requests");
+    }
+
+    #[test]
+    fn in_first_object_mode_a_marker_alone_is_no_partition() {
+        let mut keys = tree(&["y=1/d=1"], 2);
+        keys.insert("t/y=1/d=2/_SUCCESS".into());
+        let table = hive(&["y", "d"]).with_completion(crate::table::Completion {
+            announce: true,
+            ..Default::default()
+        });
+        let listing = Listing { keys, page: 1000 };
+        let (found, _, _) = listing.walk(&table);
+        assert_eq!(found.len(), 1);
     }
 
     /// Reference: the partition directories holding a data key, as a model reads them.

@@ -190,6 +190,60 @@ fn day_prefixes(table: &Table, day: Day) -> Result<Vec<String>, WindowError> {
     Ok(prefixes)
 }
 
+/// When a time partition ends (milliseconds since the epoch, UTC): the start of the period
+/// after the one its date keys name (`year`, `month`, `day`, `hour`, or a date key whose value
+/// is `YYYY-MM-DD` or `YYYYMMDD`, optionally followed by an hour). `None` for a partition
+/// without a year or a date.
+pub fn partition_end(table: &Table, values: &[String]) -> Option<i64> {
+    let (mut year, mut month, mut day, mut hour) = (None, None, None, None);
+    let mut seen: Vec<Part> = Vec::new();
+    for (key, value) in table.keys.iter().zip(values) {
+        let name = key.name.to_ascii_lowercase();
+        if matches!(name.as_str(), "hour" | "hh" | "hr") && (day.is_some()) {
+            hour = value.parse::<i64>().ok().filter(|h| (0..24).contains(h));
+            continue;
+        }
+        let Some(part) = part_of(&key.name, &key.ty, &seen) else {
+            continue;
+        };
+        seen.push(part);
+        let number = |text: &str| text.parse::<i64>().ok();
+        match part {
+            Part::Year => year = number(value),
+            Part::Month => month = number(value).filter(|m| (1..=12).contains(m)),
+            Part::Day => day = number(value).filter(|d| (1..=31).contains(d)),
+            Part::Date => {
+                let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+                if digits.len() < 8 {
+                    return None;
+                }
+                year = number(&digits[..4]);
+                month = number(&digits[4..6]).filter(|m| (1..=12).contains(m));
+                day = number(&digits[6..8]).filter(|d| (1..=31).contains(d));
+                if digits.len() >= 10 {
+                    hour = number(&digits[8..10]).filter(|h| (0..24).contains(h));
+                }
+            }
+        }
+    }
+    let year = year?;
+    let start = days_from_civil(year, month.unwrap_or(1), day.unwrap_or(1));
+    let days = match (month, day, hour) {
+        (None, _, _) => days_from_civil(year + 1, 1, 1) - start,
+        (Some(m), None, _) => {
+            let (y, m) = if m == 12 {
+                (year + 1, 1)
+            } else {
+                (year, m + 1)
+            };
+            days_from_civil(y, m, 1) - start
+        }
+        (Some(_), Some(_), None) => 1,
+        (Some(_), Some(_), Some(h)) => return Some((start * 24 + h + 1) * 3_600_000),
+    };
+    Some((start + days) * 86_400_000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +342,41 @@ mod tests {
         let t = table(&[("region", "string"), ("dt", "string")], None);
         let e = prefixes(&t, DEC_4, 3).unwrap_err();
         assert!(e.to_string().contains("`region`"), "{e}");
+    }
+
+    #[test]
+    fn a_partition_ends_when_its_period_does() {
+        let ms = |t: &str| crate::time::parse(t).unwrap();
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ymdh = table(
+            &[
+                ("year", "string"),
+                ("month", "string"),
+                ("day", "string"),
+                ("hour", "string"),
+            ],
+            None,
+        );
+        assert_eq!(
+            partition_end(&ymdh, &v(&["2026", "12", "04", "05"])),
+            Some(ms("2026-12-04T06:00:00Z"))
+        );
+        let ym = table(&[("year", "int"), ("month", "int")], None);
+        assert_eq!(
+            partition_end(&ym, &v(&["2026", "12"])),
+            Some(ms("2027-01-01T00:00:00Z"))
+        );
+        let dt = table(&[("dt", "string")], None);
+        assert_eq!(
+            partition_end(&dt, &v(&["2026-02-28"])),
+            Some(ms("2026-03-01T00:00:00Z"))
+        );
+        assert_eq!(
+            partition_end(&dt, &v(&["2026-02-28-23"])),
+            Some(ms("2026-03-01T00:00:00Z"))
+        );
+        let other = table(&[("region", "string")], None);
+        assert_eq!(partition_end(&other, &v(&["eu"])), None);
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub struct S3Record<'b> {
     pub bucket: &'b str,
     pub key: &'b str,
     pub event_time: Option<&'b str>,
+    /// `versionId`, else `eTag`: which write of the key this is.
+    pub version: Option<&'b str>,
 }
 
 /// Read an SQS batch into `out`. `Ok(false)` when a record is not from SQS (the event is
@@ -273,43 +275,83 @@ impl<'de: 'b, 'b> Visitor<'de> for S3Seed<'b> {
         if source.is_some_and(|s| s != "aws:s3") {
             return Err(M::Error::custom("not an S3 record"));
         }
-        let (bucket, key) = entity.ok_or_else(|| M::Error::missing_field("s3"))?;
+        let (bucket, (key, version)) = entity.ok_or_else(|| M::Error::missing_field("s3"))?;
         Ok(S3Record {
             event_name: required(event_name, "eventName")?,
             bucket,
             key,
             event_time: time,
+            version,
         })
     }
 }
 
-/// `"s3": {"bucket": {"name": ..}, "object": {"key": ..}}` → (bucket, key).
+/// `"s3": {"bucket": {"name": ..}, "object": {"key": .., "versionId"/"eTag": ..}}` →
+/// (bucket, (key, version)).
 struct Entity<'b>(&'b Bump);
 
+type Named<'b> = (&'b str, (&'b str, Option<&'b str>));
+
 impl<'de: 'b, 'b> DeserializeSeed<'de> for Entity<'b> {
-    type Value = (&'b str, &'b str);
+    type Value = Named<'b>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de: 'b, 'b> Visitor<'de> for Entity<'b> {
-    type Value = (&'b str, &'b str);
+    type Value = Named<'b>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("the `s3` entity")
     }
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-        let (mut bucket, mut key) = (None, None);
+        let (mut bucket, mut object) = (None, None);
         while let Some(field) = map.next_key::<&str>()? {
             match field {
                 "bucket" => bucket = map.next_value_seed(Field(self.0, "name"))?,
-                "object" => key = map.next_value_seed(Field(self.0, "key"))?,
+                "object" => object = Some(map.next_value_seed(ObjectSeed(self.0))?),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok((required(bucket, "bucket")?, required(key, "object")?))
+        let (key, version) = object.ok_or_else(|| M::Error::missing_field("object"))?;
+        Ok((
+            required(bucket, "bucket")?,
+            (required(key, "object")?, version),
+        ))
+    }
+}
+
+/// `"object": {"key": .., "versionId": .., "eTag": ..}` → (key, versionId else eTag).
+struct ObjectSeed<'b>(&'b Bump);
+
+impl<'de: 'b, 'b> DeserializeSeed<'de> for ObjectSeed<'b> {
+    type Value = (Option<&'b str>, Option<&'b str>);
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de: 'b, 'b> Visitor<'de> for ObjectSeed<'b> {
+    type Value = (Option<&'b str>, Option<&'b str>);
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object with `key`")
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let s = Str(self.0);
+        let (mut key, mut version, mut etag) = (None, None, None);
+        while let Some(field) = map.next_key::<&str>()? {
+            match field {
+                "key" => key = map.next_value_seed(s)?,
+                "versionId" => version = map.next_value_seed(s)?,
+                "eTag" => etag = map.next_value_seed(s)?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok((key, version.filter(|v| !v.is_empty()).or(etag)))
     }
 }
 

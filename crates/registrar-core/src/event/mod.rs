@@ -32,6 +32,9 @@ pub struct ObjectEvent<'a> {
     /// an EventBridge event): read only for the partitions created, to say how fresh they
     /// are ([`crate::time::parse`]).
     pub time: Option<&'a str>,
+    /// Which write of the key this is: its `versionId`, else its `eTag` (read for completion
+    /// markers, whose events are told apart by it).
+    pub version: Option<&'a str>,
 }
 
 /// An object an event names but that the registrar will not act on, with why.
@@ -181,7 +184,8 @@ impl<'a> Reader<'a> {
         let fast = fast::read_notification(body, arena, |r| {
             let bucket = self.keep_bucket(r.bucket, keep);
             let time = r.event_time.map(|t| keep(arena, t));
-            self.notification_key(m, bucket, r.key, r.event_name, time, keep);
+            let version = r.version.map(|v| keep(arena, v));
+            self.notification_key(m, bucket, r.key, r.event_name, (time, version), keep);
         });
         if fast.is_ok() {
             return;
@@ -286,7 +290,13 @@ impl<'a> Reader<'a> {
             .get("eventTime")
             .and_then(Value::as_str)
             .map(|t| self.keep(t));
-        self.notification_key(m, bucket, raw_key, event_name, time, copy);
+        let version = s3
+            .pointer("/object/versionId")
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .or_else(|| s3.pointer("/object/eTag").and_then(Value::as_str))
+            .map(|v| self.keep(v));
+        self.notification_key(m, bucket, raw_key, event_name, (time, version), copy);
         Ok(())
     }
 
@@ -301,7 +311,7 @@ impl<'a> Reader<'a> {
         bucket: &'a str,
         raw_key: &'b str,
         event_name: &str,
-        time: Option<&'a str>,
+        (time, version): (Option<&'a str>, Option<&'a str>),
         keep: fn(&'a Bump, &'b str) -> &'a str,
     ) {
         let decoded = if needs_decoding(raw_key) {
@@ -312,7 +322,7 @@ impl<'a> Reader<'a> {
         match decoded {
             Ok(key) => {
                 let change = notification_change(event_name);
-                self.push(m, bucket, key, change, event_name, time)
+                self.push(m, bucket, key, change, event_name, (time, version))
             }
             Err(e) => {
                 let key = keep(self.arena, raw_key);
@@ -352,13 +362,19 @@ impl<'a> Reader<'a> {
             _ => None,
         };
         let (bucket, key) = (self.keep(bucket), self.keep(key));
+        let version = doc
+            .pointer("/detail/object/version-id")
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .or_else(|| doc.pointer("/detail/object/etag").and_then(Value::as_str))
+            .map(|v| self.keep(v));
         // EventBridge's `time` is an RFC 3339 string; the emulator sends epoch seconds.
         let time = match doc.get("time") {
             Some(Value::String(t)) => Some(self.keep(t)),
             Some(Value::Number(n)) => Some(self.keep(&n.to_string())),
             _ => None,
         };
-        self.push(m, bucket, key, change, detail_type, time);
+        self.push(m, bucket, key, change, detail_type, (time, version));
         Ok(())
     }
 
@@ -369,7 +385,7 @@ impl<'a> Reader<'a> {
         key: &'a str,
         change: Option<Change>,
         what: &str,
-        time: Option<&'a str>,
+        (time, version): (Option<&'a str>, Option<&'a str>),
     ) {
         match change {
             Some(change) => self.objects.push(ObjectEvent {
@@ -378,6 +394,7 @@ impl<'a> Reader<'a> {
                 change,
                 message: m,
                 time,
+                version,
             }),
             None => self.ignored.push(Ignored {
                 bucket,
