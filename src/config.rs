@@ -71,6 +71,10 @@ pub struct TableSetting {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub tables: Vec<TableName>,
+    /// `GLUE_TABLES=s3://bucket/key`: the served tables are listed in that object (one per
+    /// line or comma-separated), read with the tables. Lambda holds 4 KB of environment in
+    /// all, about a hundred table names: the module writes a longer list there.
+    pub tables_uri: Option<String>,
     pub databases: Vec<String>,
     pub delete_empty_partitions: bool,
     /// How long table metadata stays cached in a warm process: schema changes made by a
@@ -209,8 +213,12 @@ impl Config {
                 .map(str::to_owned)
                 .collect()
         };
+        let tables_uri = lookup("GLUE_TABLES")
+            .map(|v| v.trim().to_owned())
+            .filter(|v| v.starts_with("s3://"));
         let mut tables = list("GLUE_TABLES")
             .iter()
+            .filter(|t| tables_uri.is_none() && !t.starts_with("s3://"))
             .map(|t| TableName::parse(t).map_err(|_| ConfigError::MalformedTable(t.clone())))
             .collect::<Result<Vec<_>, _>>()?;
         tables.sort();
@@ -249,6 +257,7 @@ impl Config {
         };
         Ok(Self {
             tables,
+            tables_uri,
             databases,
             delete_empty_partitions: boolean(
                 "DELETE_EMPTY_PARTITIONS",
@@ -273,7 +282,7 @@ impl Config {
 
     /// The event path needs something to serve.
     pub fn require_tables(&self) -> Result<(), ConfigError> {
-        if self.tables.is_empty() && self.databases.is_empty() {
+        if self.tables.is_empty() && self.databases.is_empty() && self.tables_uri.is_none() {
             return Err(ConfigError::NothingToServe);
         }
         Ok(())
@@ -289,6 +298,7 @@ impl Config {
     /// the rest (`GLUE_CATALOG_ID`, `DELETE_EMPTY_PARTITIONS`, ...) still applies.
     pub fn serving_only(mut self, table: TableName) -> Self {
         self.tables = vec![table];
+        self.tables_uri = None;
         self.databases.clear();
         self
     }
@@ -297,6 +307,7 @@ impl Config {
     pub fn for_table(table: TableName) -> Self {
         Self {
             tables: vec![table],
+            tables_uri: None,
             databases: Vec::new(),
             delete_empty_partitions: false,
             table_cache_ttl: DEFAULT_TABLE_CACHE,

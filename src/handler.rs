@@ -5,7 +5,7 @@ use crate::aws::{Clients, RequestCounts};
 use crate::catalog::{Catalog, Policies, Registered, ServedTable};
 use crate::checkpoint::{CheckpointError, Store};
 use crate::completion::Announcer;
-use crate::config::Config;
+use crate::config::{Config, TableName};
 #[cfg(feature = "schema-drift")]
 use crate::drift;
 use crate::storage::Storage;
@@ -128,12 +128,18 @@ impl Registrar {
         Self {
             store,
             announcer: Announcer::new(clients.events.clone(), config.completion_bus.clone()),
-            tables: TableCache::new(
-                catalog.clone(),
-                config.tables.clone(),
-                config.databases.clone(),
-                config.table_cache_ttl,
-            ),
+            tables: {
+                let cache = TableCache::new(
+                    catalog.clone(),
+                    config.tables.clone(),
+                    config.databases.clone(),
+                    config.table_cache_ttl,
+                );
+                match &config.tables_uri {
+                    Some(uri) => cache.with_list(clients.s3.clone(), uri),
+                    None => cache,
+                }
+            },
             writer: PartitionWriter::new(
                 catalog.clone(),
                 storage.clone(),
@@ -186,6 +192,21 @@ impl Registrar {
     /// The served tables, read from Glue at most once per `TABLE_CACHE_SECONDS`.
     pub async fn served_tables(&self) -> Arc<ServedTables> {
         self.tables.get(Deadline::NONE).await
+    }
+
+    /// Whether this function serves `table`: named, in a served database, or in the served
+    /// tables' list (`GLUE_TABLES=s3://...`).
+    pub async fn serves(&self, table: &TableName) -> bool {
+        if self.config.serves(table) {
+            return true;
+        }
+        if self.config.tables_uri.is_none() {
+            return false;
+        }
+        let served = self.served_tables().await;
+        let name = table.to_string();
+        served.tables.iter().any(|t| &t.table.name == table)
+            || served.broken.iter().any(|b| b.name == name)
     }
 
     /// Process one event document given as JSON text, as Lambda and the CLI receive it

@@ -81,6 +81,8 @@ impl ServedTables {
 pub struct TableCache {
     catalog: Catalog,
     names: Vec<TableName>,
+    /// Where more names are listed (`GLUE_TABLES=s3://...`), read with the tables.
+    list: Option<(aws_sdk_s3::Client, String, String)>,
     databases: Vec<String>,
     ttl: Duration,
     cached: tokio::sync::Mutex<Option<Cached>>,
@@ -111,10 +113,45 @@ impl TableCache {
         Self {
             catalog,
             names,
+            list: None,
             databases,
             ttl,
             cached: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Serve also the tables listed in `s3://bucket/key` (one per line, or comma-separated).
+    pub fn with_list(mut self, s3: aws_sdk_s3::Client, uri: &str) -> Self {
+        let rest = uri.strip_prefix("s3://").unwrap_or(uri);
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        self.list = Some((s3, bucket.to_owned(), key.to_owned()));
+        self
+    }
+
+    /// The names the list holds.
+    async fn listed(&self, deadline: Deadline) -> Result<Vec<TableName>, String> {
+        let Some((s3, bucket, key)) = &self.list else {
+            return Ok(Vec::new());
+        };
+        let uri = format!("s3://{bucket}/{key}");
+        let send = s3.get_object().bucket(bucket).key(key).send();
+        let out = crate::aws::call(deadline, "S3", "GetObject", send)
+            .await
+            .map_err(|e| format!("the served tables' list {uri} could not be read: {e}"))?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| format!("the served tables' list {uri} could not be read: {e}"))?;
+        let text = String::from_utf8_lossy(&body.into_bytes()).into_owned();
+        text.split([',', '\n', ' ', '\t', '\r'])
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                TableName::parse(n).map_err(|_| {
+                    format!("`{n}` in the served tables' list {uri} is not database.table")
+                })
+            })
+            .collect()
     }
 
     pub async fn get(&self, deadline: Deadline) -> Arc<ServedTables> {
@@ -125,8 +162,15 @@ impl TableCache {
             return c.tables.clone();
         }
         let previous = cached.as_ref().map(|c| c.tables.clone());
-        let reads = self
-            .names
+        let mut names = self.names.clone();
+        let mut unlisted = None;
+        match self.listed(deadline).await {
+            Ok(listed) => names.extend(listed),
+            Err(e) => unlisted = Some(e),
+        }
+        names.sort();
+        names.dedup();
+        let reads = names
             .iter()
             .map(|name| {
                 let name = name.clone();
@@ -148,6 +192,13 @@ impl TableCache {
             .collect()
             .await;
         let mut served = ServedTables::default();
+        if let Some(error) = unlisted {
+            served.broken.push(BrokenTable {
+                name: "the served tables' list".to_owned(),
+                holds: Holds::Unknown,
+                error,
+            });
+        }
         let known = |name: &TableName| -> Option<S3Location> {
             previous
                 .as_ref()?

@@ -171,7 +171,7 @@ pub async fn run(
     let glue_before = registrar.clients().glue_requests.snapshot();
     let s3_before = registrar.clients().s3_requests.snapshot();
     let table = &request.table;
-    if !registrar.config().serves(table) {
+    if !registrar.serves(table).await {
         return Err(SyncError::NotServed(table.clone()));
     }
     if let Some(left) = options.deadline.remaining()

@@ -478,3 +478,40 @@ async fn a_dead_letter_failure_record_registers_the_event_that_failed() {
         .unwrap();
     assert_eq!(values(&out.report.created), strings(&[K25]));
 }
+
+#[tokio::test]
+async fn tables_listed_in_an_object_are_served_as_if_named() {
+    // Lambda holds 4 KB of environment: hundreds of tables are listed in an object instead.
+    let bucket = create_bucket().await;
+    let t = create_table(&format!("s3://{bucket}/clickstream/"), YMD, None).await;
+    let lists = create_bucket().await;
+    put_bytes(
+        &lists,
+        "config/tables.txt",
+        format!("other.table\n{t}\n").into_bytes(),
+    )
+    .await;
+    let config = glue_partition_registrar::config::Settings::from_lookup(|name| match name {
+        "GLUE_TABLES" => Some(format!("s3://{lists}/config/tables.txt")),
+        _ => None,
+    })
+    .unwrap()
+    .registrar;
+    let r = glue_partition_registrar::handler::Registrar::new(clients(), config);
+    let key = "clickstream/year=2026/month=11/day=25/part-0.json";
+    let out = r
+        .handle_event(&s3_event_in(&bucket, "ObjectCreated:Put", &[key]), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        values(&out.report.created),
+        strings(&[&["2026", "11", "25"]])
+    );
+    assert!(r.serves(&t).await);
+    assert!(
+        !r.serves(&glue_partition_registrar::config::TableName::new(
+            "some", "stranger"
+        ))
+        .await
+    );
+}
