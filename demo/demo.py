@@ -9,6 +9,10 @@ batch to the registrar exactly as Lambda would (`handle -`), and deletes only th
 the registrar did not report in batchItemFailures. A one-time `backfill` registers the older
 days. One more day is uploaded whose notification is lost on the way.
 
+Each day's `_SUCCESS` marker completes its partition: the registrar puts a `Partition
+Complete` event on an EventBridge bus, whose rule delivers it to a queue a downstream pipeline
+reads (instead of polling the catalog); the demo reads it as that pipeline would.
+
 Finally it asks Glue for the table and its partitions and runs SQL over exactly those
 locations, as Athena would (scripts/catalog_query.py): rows and distinct users per day. The
 day whose event was lost is not there, exactly as in Athena, until a sync repairs it.
@@ -32,12 +36,13 @@ DATABASE = "analytics"
 TABLE = "clickstream"
 REGION = "us-east-1"
 PAGES = ["/", "/search", "/product/42", "/cart", "/checkout"]
+BUS = "demo-completions"
 
 
 def main():
     proc, port = start_moto()
     endpoint = f"http://127.0.0.1:{port}"
-    env = emulator_env(endpoint, GLUE_TABLES=f"{DATABASE}.{TABLE}")
+    env = emulator_env(endpoint, GLUE_TABLES=f"{DATABASE}.{TABLE}", COMPLETION_BUS=BUS)
     os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
     try:
         run(endpoint, env)
@@ -68,6 +73,7 @@ def upload_day(s3, day, rng, parts=2):
 def run(endpoint, env):
     kw = dict(endpoint_url=endpoint, region_name=REGION)
     s3, sqs, glue = boto3.client("s3", **kw), boto3.client("sqs", **kw), boto3.client("glue", **kw)
+    events = boto3.client("events", **kw)
     rng = random.Random(25)
     print(f"moto is serving S3, SQS and Glue at {endpoint}\n")
 
@@ -115,6 +121,15 @@ def run(endpoint, env):
         },
     )
     print(f"created s3://{BUCKET}, Glue table {DATABASE}.{TABLE} (Parquet, year/month/day), S3 -> SQS notification")
+    # Downstream: a pipeline that starts when a day is complete, on the module's event pattern.
+    events.create_event_bus(Name=BUS)
+    downstream = sqs.create_queue(QueueName="downstream-pipeline")["QueueUrl"]
+    downstream_arn = sqs.get_queue_attributes(QueueUrl=downstream, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"]
+    events.put_rule(Name="day-complete", EventBusName=BUS, EventPattern=json.dumps(
+        {"source": ["glue-partition-registrar"], "detail-type": ["Partition Complete"]}))
+    events.put_targets(Rule="day-complete", EventBusName=BUS, Targets=[{"Id": "pipeline", "Arn": downstream_arn}])
+    print(f"created EventBridge bus {BUS}: Partition Complete -> the downstream pipeline's queue")
 
     # Five days of clickstream data, as a Spark job writes it (with its _SUCCESS markers).
     for day in range(21, 26):
@@ -123,6 +138,18 @@ def run(endpoint, env):
 
     totals = play_event_source_mapping(sqs, queue_url, queue_arn, env)
     print(f"\nall notifications consumed: {totals}\n")
+    complete = []
+    while True:
+        got = sqs.receive_message(QueueUrl=downstream, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        if not got:
+            break
+        complete += [json.loads(m["Body"]) for m in got]
+        for m in got:
+            sqs.delete_message(QueueUrl=downstream, ReceiptHandle=m["ReceiptHandle"])
+    days = sorted("-".join(e["detail"]["values"]) for e in complete)
+    print(f"the downstream pipeline received {len(complete)} Partition Complete events: {days}; the first:")
+    print(json.dumps(complete[0], indent=2) if complete else "  (none)")
+    print()
 
     explain = subprocess.run(
         [BINARY, "explain", "--table", f"{DATABASE}.{TABLE}", f"{TABLE}/year=2026/month=11/day=25/part-00000.snappy.parquet"],
@@ -156,6 +183,8 @@ def run(endpoint, env):
     print(f"\nquery over the Glue table, as Athena would read it:\n  {sql}\n")
     print(q.table(sql))
     got = {day.split("-")[2]: rows for day, rows, *_ in q.rows(sql)}
+    if len(complete) != 5:
+        sys.exit(f"demo failed: {len(complete)} Partition Complete events for the 5 days the events carried")
     if len(partitions) != 7 or totals["failed"] or len(report["created"]) != 2 or got != expected:
         sys.exit(f"demo failed: expected 7 partitions with {expected} rows, got {len(partitions)} with {got}")
     print(f"\nevery row of the 7 registered days is there; day 26, never registered, is not "
