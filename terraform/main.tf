@@ -3,8 +3,11 @@ data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  account   = data.aws_caller_identity.current.account_id
-  region    = data.aws_region.current.name
+  account = data.aws_caller_identity.current.account_id
+  # The 6.0 upgrade guide: "Data Source aws_region: `name` has been deprecated. Use `region`
+  # instead." 5.x has no `region` attribute; `id` is the Region's name in both (5.x and 6.x
+  # set it to the same value as `name` and `region`), deprecated in neither.
+  region    = data.aws_region.current.id
   partition = data.aws_partition.current.partition
 
   catalog_id  = coalesce(var.catalog_id, local.account)
