@@ -183,35 +183,41 @@ resource "aws_iam_role" "crawler" {
 }
 
 # A scoped-down AWSGlueServiceRole: the catalog calls a crawler makes, on its tables only,
-# its own logs, and reading the tables' data.
+# its own logs, and reading the tables' data. The grants that grow with the tables are
+# managed policies (policies.tf); the logs and the key inline.
+locals {
+  crawler_statements = length(local.crawled) == 0 ? [] : [
+    {
+      sid = "CrawlerCatalog"
+      actions = [
+        "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
+        "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition", "glue:CreatePartition",
+        "glue:BatchCreatePartition", "glue:UpdatePartition", "glue:BatchUpdatePartition",
+      ]
+      resources = concat(
+        [local.catalog_arn],
+        distinct([for _, d in local.crawled : "${local.glue_arn}:database/${d.database}"]),
+        [for _, d in local.crawled : "${local.glue_arn}:table/${d.database}/${d.name}"],
+      )
+    },
+    {
+      sid       = "ReadTableData"
+      actions   = ["s3:GetObject"]
+      resources = [for _, d in local.crawled : "arn:${local.partition}:s3:::${d.bucket}/${d.prefix == "" ? "" : "${d.prefix}/"}*"]
+    },
+    {
+      sid       = "ListTableData"
+      actions   = ["s3:ListBucket"]
+      resources = distinct([for _, d in local.crawled : "arn:${local.partition}:s3:::${d.bucket}"])
+    },
+  ]
+}
+
 data "aws_iam_policy_document" "crawler" {
-  statement {
-    sid = "CrawlerCatalog"
-    actions = [
-      "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
-      "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition", "glue:CreatePartition",
-      "glue:BatchCreatePartition", "glue:UpdatePartition", "glue:BatchUpdatePartition",
-    ]
-    resources = concat(
-      [local.catalog_arn],
-      distinct([for _, d in local.crawled : "${local.glue_arn}:database/${d.database}"]),
-      [for _, d in local.crawled : "${local.glue_arn}:table/${d.database}/${d.name}"],
-    )
-  }
   statement {
     sid       = "CrawlerLogs"
     actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws-glue/crawlers:*"]
-  }
-  statement {
-    sid       = "ReadTableData"
-    actions   = ["s3:GetObject"]
-    resources = [for _, d in local.crawled : "arn:${local.partition}:s3:::${d.bucket}/${d.prefix == "" ? "" : "${d.prefix}/"}*"]
-  }
-  statement {
-    sid       = "ListTableData"
-    actions   = ["s3:ListBucket"]
-    resources = distinct([for _, d in local.crawled : "arn:${local.partition}:s3:::${d.bucket}"])
   }
   # An SSE-KMS bucket's objects are unreadable without their key.
   dynamic "statement" {
@@ -230,6 +236,9 @@ resource "aws_iam_role_policy" "crawler" {
   name   = "crawl-tables"
   role   = aws_iam_role.crawler[0].id
   policy = data.aws_iam_policy_document.crawler.json
+
+  # Shrunk only once the managed policies that take over its grants are attached.
+  depends_on = [aws_iam_role_policy_attachment.scoped]
 }
 
 # Runs once, by hand (`aws glue start-crawler --name ...`): no schedule. Afterwards the

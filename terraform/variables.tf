@@ -136,6 +136,28 @@ variable "lake_formation_permissions" {
   default     = false
 }
 
+variable "iam_scope" {
+  description = "What the functions' roles are granted on: \"table\", exactly the served tables and their prefixes; \"database\", every table of the served databases and every object of their buckets, in policies whose size grows with the databases and buckets instead of the tables (for lakes whose tables' ARNs do not fit managed_policies_per_role policies)."
+  type        = string
+  default     = "table"
+
+  validation {
+    condition     = contains(["table", "database"], var.iam_scope)
+    error_message = "iam_scope is \"table\" or \"database\"."
+  }
+}
+
+variable "managed_policies_per_role" {
+  description = "IAM's quota of managed policies attached to a role in this account (10, or up to 20 on request): the grants that grow with the tables are managed policies of at most 6,144 characters, and a plan that needs more than this many for one role stops and says what to do."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.managed_policies_per_role >= 1 && var.managed_policies_per_role <= 20
+    error_message = "managed_policies_per_role is 1 to 20 (IAM's quota is 10 by default, at most 20)."
+  }
+}
+
 # --- The data bucket -----------------------------------------------------------------------
 
 variable "create_bucket" {
@@ -175,7 +197,7 @@ variable "kms_key_arn" {
 # --- Triggering ----------------------------------------------------------------------------
 
 variable "trigger_mode" {
-  description = "How object events reach the function. \"eventbridge\": the bucket's EventBridge delivery, one rule per table prefix, to SQS, then the function (shares a bucket with any other consumer). \"sqs\": S3 notifications to SQS, then the function. \"s3\": S3 invokes the function. s3 and sqs write the bucket's whole notification configuration: see manage_bucket_notifications."
+  description = "How object events reach the function. \"eventbridge\": the bucket's EventBridge delivery, rules per bucket matching its tables' prefixes, to SQS, then the function (shares a bucket with any other consumer). \"sqs\": S3 notifications to SQS, then the function. \"s3\": S3 invokes the function. s3 and sqs write the bucket's whole notification configuration: see manage_bucket_notifications."
   type        = string
   default     = "eventbridge"
 

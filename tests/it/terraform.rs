@@ -128,9 +128,10 @@ fn actions_in(text: &str) -> BTreeSet<String> {
 }
 
 /// Every Glue and S3 action the two roles can grant, whatever the configuration: their
-/// policies grant `local.event_glue_actions` and `local.repair_glue_actions` and, in
-/// statements switched by the configuration, S3 actions. Which configuration grants which is
-/// checked on real plans by tests/deploy/run.py.
+/// inline policies, and the statements cut into managed policies (`local.function_statements`
+/// and `local.repair_statements`: `local.event_glue_actions`, `local.repair_glue_actions` and,
+/// switched by the configuration, S3 actions). Which configuration grants which is checked on
+/// real plans by tests/deploy/run.py.
 #[test]
 fn iam_policies_can_allow_exactly_the_glue_and_s3_calls_the_code_makes() {
     let tf = terraform();
@@ -141,7 +142,12 @@ fn iam_policies_can_allow_exactly_the_glue_and_s3_calls_the_code_makes() {
                 .unwrap(),
         );
     }
-    for name in ["event_glue_actions", "repair_glue_actions"] {
+    for name in [
+        "event_glue_actions",
+        "repair_glue_actions",
+        "function_statements",
+        "repair_statements",
+    ] {
         text.push_str(&hcl::format::to_string(local(&tf, name)).unwrap());
     }
     let allowed = actions_in(&text);
@@ -159,13 +165,23 @@ fn the_glue_grant_names_the_served_tables_and_their_databases_only() {
     let tf = terraform();
     let resources = hcl::format::to_string(local(&tf, "glue_resources")).unwrap();
     assert!(
-        resources.contains(":table/${t.database}/${t.name}"),
+        resources.contains(
+            "var.iam_scope == \"table\" ? [for _, t in local.tables : \"${local.glue_arn}:table/${t.database}/${t.name}\"]"
+        ),
         "{resources}"
     );
-    // The only wildcard is for the databases served whole, whose tables nobody names.
+    // The only wildcard is for the databases served whole: those of extra_databases, whose
+    // tables nobody names, and with iam_scope = "database" those of the served tables.
     assert_eq!(resources.matches('*').count(), 1, "{resources}");
     assert!(
-        resources.contains("for d in var.extra_databases : \"${local.glue_arn}:table/${d}/*\"")
+        resources.contains("for d in local.databases_whole : \"${local.glue_arn}:table/${d}/*\""),
+        "{resources}"
+    );
+    let whole = hcl::format::to_string(local(&tf, "databases_whole")).unwrap();
+    let whole: String = whole.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(
+        whole,
+        "distinct(concat(var.iam_scope == \"database\" ? [for t in local.tables : t.database] : [], var.extra_databases))"
     );
 }
 

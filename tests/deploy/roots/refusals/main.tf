@@ -54,6 +54,21 @@ variable "repair_interval_hours" {
   default = 24
 }
 
+variable "delete_empty_partitions" {
+  type    = bool
+  default = false
+}
+
+variable "iam_scope" {
+  type    = string
+  default = "table"
+}
+
+variable "managed_policies_per_role" {
+  type    = number
+  default = 10
+}
+
 module "registrar" {
   source = "../../terraform"
 
@@ -67,4 +82,8 @@ module "registrar" {
   schema_drift_detection = var.schema_drift_detection
   repair_schedule        = var.repair_schedule
   repair_interval_hours  = var.repair_interval_hours
+
+  delete_empty_partitions   = var.delete_empty_partitions
+  iam_scope                 = var.iam_scope
+  managed_policies_per_role = var.managed_policies_per_role
 }
