@@ -419,10 +419,22 @@ resource "aws_lambda_event_source_mapping" "sqs" {
   maximum_batching_window_in_seconds = var.sqs_batching_window_seconds
   function_response_types            = ["ReportBatchItemFailures"]
 
+  # Glue throttles per account and Region: the queue holds a backlog (a replay, a backfill
+  # upload) while at most this many invocations send Glue requests, instead of Lambda
+  # scaling the pollers to 1,000 and more. Reserved concurrency would throttle the batches
+  # back to the queue instead (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+  scaling_config {
+    maximum_concurrency = var.sqs_maximum_concurrency
+  }
+
   lifecycle {
     precondition {
       condition     = var.sqs_batch_size <= 10 || var.sqs_batching_window_seconds >= 1
       error_message = "Lambda takes more than 10 SQS messages per invocation only with a batching window: set sqs_batching_window_seconds to at least 1, or sqs_batch_size to at most 10."
+    }
+    precondition {
+      condition     = var.reserved_concurrency == -1 || var.reserved_concurrency >= var.sqs_maximum_concurrency
+      error_message = "reserved_concurrency (${var.reserved_concurrency}) is below sqs_maximum_concurrency (${var.sqs_maximum_concurrency}): Lambda would throttle the queue's batches back to it, and on to the dead-letter queue. Lower sqs_maximum_concurrency (the brake on Glue), or leave reserved_concurrency at -1."
     }
   }
 }

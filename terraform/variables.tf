@@ -275,6 +275,17 @@ variable "sqs_batching_window_seconds" {
   }
 }
 
+variable "sqs_maximum_concurrency" {
+  description = "trigger_mode \"sqs\" and \"eventbridge\": invocations of the event function at once from the queue, at most (Lambda's maximum concurrency of an SQS event source, 2-1000). The brake on the function's Glue requests, which Glue throttles per account and Region: a backlog waits in the queue instead of being throttled back to it (and on to the dead-letter queue), as it would be with reserved_concurrency."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.sqs_maximum_concurrency >= 2 && var.sqs_maximum_concurrency <= 1000
+    error_message = "sqs_maximum_concurrency is 2 to 1000 (Lambda's range for an SQS event source's maximum concurrency)."
+  }
+}
+
 variable "sqs_max_receive_count" {
   description = "trigger_mode \"sqs\" and \"eventbridge\": deliveries of a message before it moves to the dead-letter queue."
   type        = number
@@ -311,7 +322,7 @@ variable "timeout" {
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved concurrent executions of the event function; -1 leaves it unreserved. A small number also caps Glue request rates."
+  description = "Reserved concurrent executions of the event function; -1 leaves it unreserved. Not the brake on Glue with a queue (that is sqs_maximum_concurrency: Lambda throttles an SQS batch over the reserved concurrency back to the queue, towards the dead-letter queue); if set, at least sqs_maximum_concurrency."
   type        = number
   default     = -1
 

@@ -33,6 +33,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 
@@ -262,6 +263,89 @@ def play_event_source_mapping(aws, binary, env, queue_url, batch_size=10):
         reports.append(report)
 
 
+def play_with_maximum_concurrency(aws, binary, env, queue_url):
+    """Lambda's SQS event source mapping under its maximum concurrency, by hand: as many
+    pollers at once as the applied mapping's cap, each receiving a batch of the mapping's
+    size, invoking the binary and deleting what succeeded, until the queue is drained.
+    Returns the reports, and the most invocations that were running at once, counted from
+    each invocation's start and end rather than from the pollers."""
+    sqs = aws["sqs"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    mapping = [m for m in aws["lambda"].list_event_source_mappings()["EventSourceMappings"]
+               if m["EventSourceArn"] == queue_arn][0]
+    cap = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")
+    if not cap:
+        fail(f"the event source mapping has no maximum concurrency: {mapping}")
+    batch_size = min(mapping["BatchSize"], 10)
+    runs, reports, errors = [], [], []
+    lock = threading.Lock()
+
+    def poller():
+        try:
+            while True:
+                messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=batch_size,
+                                               WaitTimeSeconds=1).get("Messages", [])
+                if not messages:
+                    return
+                started = time.monotonic()
+                result = subprocess.run([binary, "handle", "-"], input=json.dumps(sqs_event(messages, queue_arn)),
+                                        capture_output=True, text=True, env=env)
+                ended = time.monotonic()
+                if result.returncode == 2:
+                    raise RuntimeError(f"the function refused a batch: {result.stderr}")
+                report = json.loads(result.stdout)
+                if report["batchItemFailures"]:
+                    raise RuntimeError(f"messages failed: {report['failed']}")
+                for m in messages:
+                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+                with lock:
+                    runs.append((started, ended))
+                    reports.append(report)
+        except Exception as e:  # noqa: BLE001 (reported by the main thread)
+            with lock:
+                errors.append(e)
+    pollers = [threading.Thread(target=poller) for _ in range(cap)]
+    for p in pollers:
+        p.start()
+    for p in pollers:
+        p.join()
+    if errors:
+        fail(f"playing the mapping: {errors[0]}")
+    # The most runs in flight at once: a sweep over their starts and ends.
+    running = most = 0
+    for _, step in sorted([(s, 1) for s, _ in runs] + [(e, -1) for _, e in runs], key=lambda x: (x[0], x[1])):
+        running += step
+        most = max(most, running)
+    return reports, most, cap
+
+
+def backlog_under_maximum_concurrency(aws, binary, env, out):
+    """A backlog (a replay, a backfill upload) drained through the applied mapping's maximum
+    concurrency: never more invocations at once than the cap, and every partition registered."""
+    bucket = out["bucket_name"]
+    days = [(month, day) for month in ("01", "02") for day in range(1, 29)]
+    for month, day in days:
+        for part in (0, 1):
+            aws["s3"].put_object(Bucket=bucket, Key=f"clickstream/year=2027/month={month}/day={day:02d}/part-{part}.json",
+                                 Body=b'{"user_id": "u1"}\n')
+    started = time.monotonic()
+    reports, most, cap = play_with_maximum_concurrency(aws, binary, env, out["events_queue_url"])
+    took = time.monotonic() - started
+    if most > cap:
+        fail(f"{most} invocations ran at once, over the mapping's maximum concurrency {cap}")
+    if most < 2:
+        fail(f"the backlog never ran two invocations at once (at most {most}): the cap was not exercised")
+    registered = [v for v in glue_values(aws, "analytics.clickstream") if v[0] == "2027"]
+    if registered != sorted([["2027", m, f"{d:02d}"] for m, d in days]):
+        fail(f"after the backlog Glue has {len(registered)} of its {len(days)} partitions")
+    created = sum(len(r["created"]) for r in reports)
+    if created != len(days):
+        fail(f"the backlog's invocations report {created} partitions created, not {len(days)} (each once)")
+    print(f"backlog: {len(days) * 2} objects in {len(reports)} batches drained in {took:.1f} s under the mapping's "
+          f"maximum concurrency {cap}: at most {most} invocations at once; all {len(days)} partitions registered, "
+          f"each created once")
+
+
 def mapping_of(aws, queue_arn, alias_arn):
     mappings = [m for m in aws["lambda"].list_event_source_mappings()["EventSourceMappings"]
                 if m["EventSourceArn"] == queue_arn]
@@ -388,6 +472,8 @@ def refusals(tf):
         ("grants that need more managed policies than a role takes",
          ["-var=tables=[\"lake.a1\"]", "-var=delete_empty_partitions=true", "-var=managed_policies_per_role=1"],
          "need 2 managed policies"),
+        ("reserved concurrency below the queue's maximum concurrency",
+         ["-var=tables=[\"lake.a1\"]", "-var=reserved_concurrency=2"], "is below sqs_maximum_concurrency"),
     ]
     for what, args, message in cases:
         result = tf.run("plan", *args, expect_failure=True)
@@ -562,6 +648,7 @@ def sqs_end_to_end(aws, work, endpoint, binary):
         fail(f"after the repair Glue has {glue_values(aws, 'analytics.logs')} (the empty partition stays)")
     print(f"sqs root: applied; {len(keys)} objects in {len(batches)} SQS batch(es); deletions; the repair's state "
           f"machine validated and played ({tasks} function runs): a lost partition re-created, an empty one pruned")
+    backlog_under_maximum_concurrency(aws, binary, env, out)
     # Tear down as the README says: empty the bucket, then destroy.
     for obj in aws["s3"].list_objects_v2(Bucket=bucket).get("Contents", []):
         aws["s3"].delete_object(Bucket=bucket, Key=obj["Key"])

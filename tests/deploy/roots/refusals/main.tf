@@ -69,6 +69,11 @@ variable "managed_policies_per_role" {
   default = 10
 }
 
+variable "reserved_concurrency" {
+  type    = number
+  default = -1
+}
+
 module "registrar" {
   source = "../../terraform"
 
@@ -86,4 +91,5 @@ module "registrar" {
   delete_empty_partitions   = var.delete_empty_partitions
   iam_scope                 = var.iam_scope
   managed_policies_per_role = var.managed_policies_per_role
+  reserved_concurrency      = var.reserved_concurrency
 }

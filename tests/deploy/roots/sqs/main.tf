@@ -45,6 +45,7 @@ module "registrar" {
   trigger_mode                = "sqs"
   sqs_batch_size              = 10
   sqs_batching_window_seconds = 0
+  sqs_maximum_concurrency     = 3
   delete_empty_partitions     = true
   repair_schedule             = "cron(0 3 * * ? *)"
   repair_prune                = true
