@@ -29,6 +29,7 @@ locals {
         name     = t.name
         location = try(t.storage_descriptor[0].location, "")
         template = lookup(coalesce(t.parameters, {}), "storage.location.template", null)
+        keys     = [for k in coalesce(t.partition_keys, []) : { name = k.name, type = k.type }]
       }
     },
     {
@@ -37,6 +38,7 @@ locals {
         name     = d.name
         location = d.location
         template = d.location_template
+        keys     = [for k in d.partition_keys : { name = k.name, type = k.type }]
       }
     },
   )
@@ -157,6 +159,69 @@ resource "aws_glue_partition_index" "this" {
   partition_index {
     index_name = "${each.value.name}_by_${join("_", each.value.partition_index_keys)}"
     keys       = each.value.partition_index_keys
+  }
+}
+
+# Partition indexes of served tables (partition_indexes). The Glue Developer Guide ("Working
+# with partition indexes"): at most 3 indexes a table, on its partition keys, of type string,
+# char, varchar, int, bigint, long, tinyint, smallint or date; the separate resource adds an
+# index to a table without recreating it, as an inline one would. Once one exists, Glue
+# refuses a partition whose indexed value fails its key's type or holds U+0000-U+0002: the
+# registrar never sends such a partition, index or not (glue.rs, types.rs).
+locals {
+  index_types = ["string", "char", "varchar", "int", "bigint", "long", "tinyint", "smallint", "date"]
+  served_indexes = merge([
+    for table, indexes in var.partition_indexes : {
+      for keys in indexes : "${table}:${join(",", keys)}" => { table = table, keys = keys }
+    }
+  ]...)
+  # Each served table's partition keys by name => type (lower case, without its arguments).
+  key_types = {
+    for k, t in local.tables : k => { for key in t.keys : key.name => lower(trimspace(split("(", key.type)[0])) }
+  }
+  # What is wrong with each index, for the plan's messages.
+  index_checks = {
+    for id, i in local.served_indexes : id => {
+      keys    = keys(try(local.key_types[i.table], {}))
+      unknown = [for k in i.keys : k if !contains(keys(try(local.key_types[i.table], {})), k)]
+      untyped = [
+        for k in i.keys : format("%s (%s)", k, local.key_types[i.table][k])
+        if contains(keys(try(local.key_types[i.table], {})), k) && !contains(local.index_types, try(local.key_types[i.table][k], "string"))
+      ]
+      count = length(var.partition_indexes[i.table]) + (length(try(var.table_definitions[i.table].partition_index_keys, [])) > 0 ? 1 : 0)
+    }
+  }
+}
+
+resource "aws_glue_partition_index" "served" {
+  for_each = local.served_indexes
+
+  catalog_id    = local.catalog_id
+  database_name = contains(keys(local.created), each.value.table) ? aws_glue_catalog_table.defined[each.value.table].database_name : split(".", each.value.table)[0]
+  table_name    = contains(keys(local.created), each.value.table) ? aws_glue_catalog_table.defined[each.value.table].name : split(".", each.value.table)[1]
+
+  partition_index {
+    index_name = substr("${split(".", each.value.table)[1]}_by_${join("_", each.value.keys)}", 0, 255)
+    keys       = each.value.keys
+  }
+
+  lifecycle {
+    precondition {
+      condition     = contains(keys(local.tables), each.value.table) && !contains(keys(local.crawled), each.value.table)
+      error_message = "partition_indexes names ${each.value.table}, which is not a served table (of tables or table_definitions; a crawler's table exists only once it has run: index it then)."
+    }
+    precondition {
+      condition     = length(local.index_checks[each.key].unknown) == 0
+      error_message = "The partition index ${join(", ", each.value.keys)} of ${each.value.table}: ${join(", ", local.index_checks[each.key].unknown)} is not a partition key of the table, whose keys are ${join(", ", local.index_checks[each.key].keys)}. An index is made of partition keys only."
+    }
+    precondition {
+      condition     = length(local.index_checks[each.key].untyped) == 0
+      error_message = "The partition index ${join(", ", each.value.keys)} of ${each.value.table} has a key of a type Glue does not index: ${join(", ", local.index_checks[each.key].untyped)}. Glue indexes string, char, varchar, int, bigint, long, tinyint, smallint and date keys."
+    }
+    precondition {
+      condition     = local.index_checks[each.key].count <= 3
+      error_message = "${each.value.table} would have ${local.index_checks[each.key].count} partition indexes (its partition_index_keys counted): Glue takes at most 3 a table."
+    }
   }
 }
 

@@ -97,6 +97,25 @@ variable "table_definitions" {
   }
 }
 
+variable "partition_indexes" {
+  description = "Partition indexes of served tables, keyed database.table: each index the list of its partition keys, in order (at most 3 a table, the one of its partition_index_keys counted; keys of type string, char, varchar, int, bigint, long, tinyint, smallint or date). Athena, EMR and Spark filter a large table's partitions far faster through one. Added without recreating the table; once one exists Glue refuses a partition whose indexed value fails its key's type or holds U+0000-U+0002, and the registrar never sends one."
+  type        = map(list(list(string)))
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, indexes in var.partition_indexes : can(regex("^[a-z0-9_]{1,255}\\.[a-z0-9_]{1,255}$", k)) && length(indexes) <= 3])
+    error_message = "partition_indexes is keyed database.table, with at most 3 indexes a table (Glue's limit)."
+  }
+  validation {
+    condition     = alltrue(flatten([for k, indexes in var.partition_indexes : [for keys in indexes : length(keys) > 0 && length(distinct(keys)) == length(keys)]]))
+    error_message = "A partition index names one or more partition keys, each once."
+  }
+  validation {
+    condition     = alltrue([for k, indexes in var.partition_indexes : length(distinct([for keys in indexes : join(",", keys)])) == length(indexes)])
+    error_message = "A table's partition indexes differ from one another."
+  }
+}
+
 variable "create_databases" {
   description = "Glue databases this module creates (for table_definitions); the others must exist."
   type        = list(string)

@@ -474,6 +474,15 @@ def refusals(tf):
          "need 2 managed policies"),
         ("reserved concurrency below the queue's maximum concurrency",
          ["-var=tables=[\"lake.a1\"]", "-var=reserved_concurrency=2"], "is below sqs_maximum_concurrency"),
+        ("a partition index on a key that is not a partition key",
+         ["-var=tables=[\"lake.a1\"]", '-var=partition_indexes={"lake.a1" = [["dt", "country"]]}'],
+         "country is not a partition key of the table"),
+        ("a fourth partition index",
+         ["-var=tables=[\"lake.a1\"]", '-var=partition_indexes={"lake.a1" = [["dt"], ["a"], ["b"], ["c"]]}'],
+         "at most 3 indexes a table"),
+        ("a partition index of a table not served",
+         ["-var=tables=[\"lake.a1\"]", '-var=partition_indexes={"lake.a2" = [["dt"]]}'],
+         "which is not a served table"),
     ]
     for what, args, message in cases:
         result = tf.run("plan", *args, expect_failure=True)
@@ -600,6 +609,7 @@ def sqs_end_to_end(aws, work, endpoint, binary):
     check_plan(tf, "roots/sqs", config)
     tf.run("apply", "-auto-approve")
     out = tf.outputs()["registrar"]
+    partition_indexes_applied(aws)
     bucket = out["bucket_name"]
     env = function_env(aws, endpoint, out["function_name"])
     mapping_of(aws, out["events_queue_arn"], out["function_alias_arn"])
@@ -820,6 +830,17 @@ def database_scope(tf):
     if sorted(set(tables)) != [f"arn:aws:glue:{REGION}:{ACCOUNT}:table/lake/*"]:
         fail(f"iam_scope = database grants tables {tables}")
     print("iam_scope = database: the roles are granted every table of the served database, none by name")
+
+
+def partition_indexes_applied(aws):
+    """The SQS root's partition index, as Glue keeps it (on moto taught its partition index
+    calls, scripts/local_moto.py): on the table's keys, in order, active."""
+    found = aws["glue"].get_partition_indexes(DatabaseName="analytics", TableName="clickstream")
+    indexes = [(d["IndexName"], [k["Name"] for k in d["Keys"]], d["IndexStatus"])
+               for d in found["PartitionIndexDescriptorList"]]
+    if indexes != [("clickstream_by_year_month", ["year", "month"], "ACTIVE")]:
+        fail(f"analytics.clickstream has the partition indexes {indexes}")
+    print(f"partition index applied: {indexes[0][0]} on year, month")
 
 
 def nothing_left(aws):

@@ -74,6 +74,11 @@ variable "reserved_concurrency" {
   default = -1
 }
 
+variable "partition_indexes" {
+  type    = map(list(list(string)))
+  default = {}
+}
+
 module "registrar" {
   source = "../../terraform"
 
@@ -92,4 +97,5 @@ module "registrar" {
   iam_scope                 = var.iam_scope
   managed_policies_per_role = var.managed_policies_per_role
   reserved_concurrency      = var.reserved_concurrency
+  partition_indexes         = var.partition_indexes
 }

@@ -42,6 +42,10 @@ module "registrar" {
     }
   }
 
+  partition_indexes = {
+    "analytics.clickstream" = [["year", "month"]]
+  }
+
   trigger_mode                = "sqs"
   sqs_batch_size              = 10
   sqs_batching_window_seconds = 0
