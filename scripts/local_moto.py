@@ -36,8 +36,8 @@ def emulator_env(endpoint, **extra):
                 AWS_SECRET_ACCESS_KEY="testing", AWS_EC2_METADATA_DISABLED="true", **extra)
 
 
-# moto's server, answering four calls as AWS documents them, where moto's server does not
-# (three that Terraform's AWS provider makes, and the one the deployment test checks rules with):
+# moto's server, answering calls as AWS documents them, where moto's server does not
+# (those Terraform's AWS provider makes, and the one the deployment test checks rules with):
 # - ValidateStateMachineDefinition (asked while planning a state machine): the definition is
 #   run through moto's own ASL parser (its static analyser, the one moto executes state
 #   machines with), and the answer is OK, or FAIL with the parser's message;
@@ -47,7 +47,11 @@ def emulator_env(endpoint, **extra):
 #   leaves it out of the answer, so EventBridge delivery would read as off; the S3 API reference
 #   (GetBucketNotificationConfiguration) returns it, as an empty element, when it is on;
 # - TestEventPattern ({"Result": bool}, EventBridge API reference): moto leaves it unanswered;
-#   it is answered with moto's own pattern matcher, the one its rules deliver events with.
+#   it is answered with moto's own pattern matcher, the one its rules deliver events with;
+# - CreatePartitionIndex, GetPartitionIndexes and DeletePartitionIndex (Glue API reference;
+#   Terraform's aws_glue_partition_index makes them): moto keeps no index and answers none;
+#   they are kept per table, on the table's partition keys (InvalidInputException for another
+#   key), at most 3 a table (ResourceNumberLimitExceededException), each ACTIVE once created.
 SERVER = """
 import json, sys
 from moto.server import main
@@ -55,6 +59,8 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.s3.responses import S3Response
 from moto.events.models import EventPattern
 from moto.events.responses import EventsHandler
+from moto.glue.exceptions import InvalidInputException, ResourceNumberLimitExceededException
+from moto.glue.responses import GlueResponse
 from moto.stepfunctions.parser.asl.static_analyser.static_analyser import StaticAnalyser
 from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -95,6 +101,37 @@ def test_event_pattern(self):
     pattern = EventPattern.load(self._get_param("EventPattern"))
     return json.dumps({"Result": pattern.matches_event(json.loads(self._get_param("Event")))})
 
+PARTITION_INDEXES = {}
+
+def table_indexes(self):
+    database, table = self._get_param("DatabaseName"), self._get_param("TableName")
+    found = self.glue_backend.get_table(database, table)
+    return found, PARTITION_INDEXES.setdefault((self.current_account, self.region, database, table), {})
+
+def create_partition_index(self):
+    table, indexes = table_indexes(self)
+    types = {k["Name"]: k.get("Type", "string") for k in table.as_dict().get("PartitionKeys", [])}
+    index = self._get_param("PartitionIndex")
+    if not index.get("Keys") or any(k not in types for k in index["Keys"]):
+        raise InvalidInputException("CreatePartitionIndex", "Partition index keys must be partition keys of the table")
+    if len(indexes) >= 3:
+        raise ResourceNumberLimitExceededException("A table has at most 3 partition indexes")
+    indexes[index["IndexName"]] = [{"Name": k, "Type": types[k]} for k in index["Keys"]]
+    return EmptyResult()
+
+def get_partition_indexes(self):
+    _, indexes = table_indexes(self)
+    return ActionResult({"PartitionIndexDescriptorList": [
+        {"IndexName": name, "Keys": keys, "IndexStatus": "ACTIVE"} for name, keys in indexes.items()]})
+
+def delete_partition_index(self):
+    _, indexes = table_indexes(self)
+    indexes.pop(self._get_param("IndexName"), None)
+    return EmptyResult()
+
+GlueResponse.create_partition_index = create_partition_index
+GlueResponse.get_partition_indexes = get_partition_indexes
+GlueResponse.delete_partition_index = delete_partition_index
 S3Response.get_bucket_notification = get_bucket_notification
 EventsHandler.test_event_pattern = test_event_pattern
 StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition

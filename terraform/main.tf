@@ -3,8 +3,11 @@ data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  account   = data.aws_caller_identity.current.account_id
-  region    = data.aws_region.current.name
+  account = data.aws_caller_identity.current.account_id
+  # The 6.0 upgrade guide: "Data Source aws_region: `name` has been deprecated. Use `region`
+  # instead." 5.x has no `region` attribute; `id` is the Region's name in both (5.x and 6.x
+  # set it to the same value as `name` and `region`), deprecated in neither.
+  region    = data.aws_region.current.id
   partition = data.aws_partition.current.partition
 
   catalog_id  = coalesce(var.catalog_id, local.account)
@@ -37,19 +40,32 @@ locals {
   event_lists_objects = var.delete_empty_partitions
 
   # Exactly the served tables, their databases and the catalog; a database of
-  # extra_databases has tables nobody names, so all of its tables.
+  # extra_databases has tables nobody names, so all of its tables. With iam_scope =
+  # "database", every table of the served databases instead (policies sized by databases).
   glue_resources = concat(
     [local.catalog_arn],
     [for d in local.databases : "${local.glue_arn}:database/${d}"],
-    [for _, t in local.tables : "${local.glue_arn}:table/${t.database}/${t.name}"],
-    [for d in var.extra_databases : "${local.glue_arn}:table/${d}/*"],
+    var.iam_scope == "table" ? [for _, t in local.tables : "${local.glue_arn}:table/${t.database}/${t.name}"] : [],
+    [for d in local.databases_whole : "${local.glue_arn}:table/${d}/*"],
   )
+  databases_whole = distinct(concat(
+    var.iam_scope == "database" ? [for t in local.tables : t.database] : [],
+    var.extra_databases,
+  ))
   bucket_arns = [for b in local.buckets : "arn:${local.partition}:s3:::${b}"]
   templates_outside = [
     for k, t in local.tables : k
     if t.template == null ? false : !startswith(t.template, "s3://${t.bucket}/${t.prefix}")
   ]
-  object_arns = [for _, t in local.tables : "arn:${local.partition}:s3:::${t.bucket}/${t.prefix}*"]
+  # The tables' objects: each table's prefix, or (iam_scope = "database") its whole bucket.
+  object_arns = distinct(var.iam_scope == "table" ? [
+    for _, t in local.tables : "arn:${local.partition}:s3:::${t.bucket}/${t.prefix}*"
+  ] : [for b in local.buckets : "arn:${local.partition}:s3:::${b}/*"])
+
+  # The queues' ARNs as SQS forms them, so that the roles' policies are whole at plan time
+  # (tests/deploy checks every policy's size on the plan).
+  dlq_arn    = "arn:${local.partition}:sqs:${local.region}:${local.account}:${var.name}-dlq"
+  events_arn = "arn:${local.partition}:sqs:${local.region}:${local.account}:${var.name}-events"
 
   environment = {
     GLUE_TABLES             = join(",", sort(keys(local.tables)))
@@ -173,32 +189,18 @@ resource "aws_iam_role" "function" {
 }
 
 # Least privilege: exactly the Glue and S3 actions the event function calls in this
-# configuration, on the served tables, their databases and their buckets only.
+# configuration, on the served tables, their databases and their buckets only. The grants
+# that grow with the tables are customer-managed policies cut to IAM's size limit
+# (policies.tf); the inline policy holds the rest, whose size does not depend on them.
+locals {
+  function_statements = concat(
+    [{ sid = "GlueCatalog", actions = local.event_glue_actions, resources = local.glue_resources }],
+    local.event_lists_objects ? [{ sid = "ListTableData", actions = ["s3:ListBucket"], resources = local.bucket_arns }] : [],
+    var.schema_drift_detection ? [{ sid = "ReadParquetFooters", actions = ["s3:GetObject"], resources = local.object_arns }] : [],
+  )
+}
+
 data "aws_iam_policy_document" "function" {
-  statement {
-    sid       = "GlueCatalog"
-    actions   = local.event_glue_actions
-    resources = local.glue_resources
-  }
-
-  dynamic "statement" {
-    for_each = local.event_lists_objects ? [1] : []
-    content {
-      sid       = "ListTableData"
-      actions   = ["s3:ListBucket"]
-      resources = local.bucket_arns
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.schema_drift_detection ? [1] : []
-    content {
-      sid       = "ReadParquetFooters"
-      actions   = ["s3:GetObject"]
-      resources = local.object_arns
-    }
-  }
-
   dynamic "statement" {
     for_each = var.schema_drift_detection && var.kms_key_arn != null ? [var.kms_key_arn] : []
     content {
@@ -219,7 +221,7 @@ data "aws_iam_policy_document" "function" {
   statement {
     sid       = "DeadLetter"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dlq.arn]
+    resources = [local.dlq_arn]
   }
 
   dynamic "statement" {
@@ -227,7 +229,7 @@ data "aws_iam_policy_document" "function" {
     content {
       sid       = "ConsumeEvents"
       actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
-      resources = [aws_sqs_queue.events[0].arn]
+      resources = [local.events_arn]
     }
   }
 }
@@ -236,6 +238,9 @@ resource "aws_iam_role_policy" "function" {
   name   = "registrar"
   role   = aws_iam_role.function.id
   policy = data.aws_iam_policy_document.function.json
+
+  # Shrunk only once the managed policies that take over its grants are attached.
+  depends_on = [aws_iam_role_policy_attachment.scoped]
 }
 
 resource "aws_lambda_function" "this" {
@@ -271,7 +276,7 @@ resource "aws_lambda_function" "this" {
   }
 
   tags       = var.tags
-  depends_on = [aws_cloudwatch_log_group.function, aws_iam_role_policy.function]
+  depends_on = [aws_cloudwatch_log_group.function, aws_iam_role_policy.function, aws_iam_role_policy_attachment.scoped]
 
   lifecycle {
     precondition {
@@ -414,10 +419,22 @@ resource "aws_lambda_event_source_mapping" "sqs" {
   maximum_batching_window_in_seconds = var.sqs_batching_window_seconds
   function_response_types            = ["ReportBatchItemFailures"]
 
+  # Glue throttles per account and Region: the queue holds a backlog (a replay, a backfill
+  # upload) while at most this many invocations send Glue requests, instead of Lambda
+  # scaling the pollers to 1,000 and more. Reserved concurrency would throttle the batches
+  # back to the queue instead (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+  scaling_config {
+    maximum_concurrency = var.sqs_maximum_concurrency
+  }
+
   lifecycle {
     precondition {
       condition     = var.sqs_batch_size <= 10 || var.sqs_batching_window_seconds >= 1
       error_message = "Lambda takes more than 10 SQS messages per invocation only with a batching window: set sqs_batching_window_seconds to at least 1, or sqs_batch_size to at most 10."
+    }
+    precondition {
+      condition     = var.reserved_concurrency == -1 || var.reserved_concurrency >= var.sqs_maximum_concurrency
+      error_message = "reserved_concurrency (${var.reserved_concurrency}) is below sqs_maximum_concurrency (${var.sqs_maximum_concurrency}): Lambda would throttle the queue's batches back to it, and on to the dead-letter queue. Lower sqs_maximum_concurrency (the brake on Glue), or leave reserved_concurrency at -1."
     }
   }
 }
@@ -488,22 +505,80 @@ resource "aws_s3_bucket_notification" "this" {
   }
 }
 
-# One rule per table: the table's prefix (and suffix), created (and deleted) objects.
-resource "aws_cloudwatch_event_rule" "objects" {
-  for_each = var.trigger_mode == "eventbridge" ? local.tables : {}
+# EventBridge delivery: rules per bucket, each matching many tables' prefixes, within
+# EventBridge's quotas (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html):
+# an event pattern holds at most 2,048 characters; a bus takes 300 rules (adjustable), of
+# which at most 30 may hold a wildcard (not adjustable).
+locals {
+  pattern_chars = 2048
 
-  name        = substr("${var.name}-${replace(each.key, ".", "-")}", 0, 64)
-  description = "Objects of ${each.key} (s3://${each.value.bucket}/${each.value.prefix}) to the registrar's queue."
+  # Each table's key filter as JSON: its prefix, or with filter_suffix its prefix and suffix
+  # as a wildcard (`*` and `\` in them escaped); null for a table at the bucket's root
+  # without a suffix (every key).
+  key_filters = {
+    for k, t in local.tables : k => (
+      var.filter_suffix != "" ? jsonencode({ wildcard = "${replace(replace(t.prefix, "\\", "\\\\"), "*", "\\*")}*${replace(replace(var.filter_suffix, "\\", "\\\\"), "*", "\\*")}" }) :
+      t.prefix != "" ? jsonencode({ prefix = t.prefix }) : null
+    )
+  }
+  # A bucket's filters, sorted and distinct; none where one table takes every key.
+  bucket_filters = {
+    for b in local.buckets : b => (
+      anytrue([for k, t in local.by_bucket[b] : local.key_filters[k] == null]) ? [] :
+      sort(distinct([for k, t in local.by_bucket[b] : local.key_filters[k]]))
+    )
+  }
+  # The pattern without filters, and how many filters fit beside it: n filters of at most
+  # m characters add at most n * (m + 1) - 1 (commas between them).
+  pattern_base = {
+    for b in local.buckets : b => length(jsonencode({
+      source = ["aws.s3"], detail-type = local.detail_types
+      detail = { bucket = { name = [b] }, object = { key = [] } }
+    }))
+  }
+  filters_per_rule = {
+    for b in local.buckets : b => length(local.bucket_filters[b]) == 0 ? 1 : max(1, floor(
+      (local.pattern_chars - local.pattern_base[b]) / (max([for f in local.bucket_filters[b] : length(f)]...) + 1)
+    ))
+  }
+  rules = var.trigger_mode != "eventbridge" ? {} : merge([
+    for b in local.buckets : {
+      for i, chunk in(length(local.bucket_filters[b]) == 0 ? [[]] : chunklist(local.bucket_filters[b], local.filters_per_rule[b])) :
+      "${b}/${i + 1}" => { bucket = b, number = i + 1, filters = chunk }
+    }
+  ]...)
+  # The rule that takes each table's objects.
+  rule_of_table = var.trigger_mode != "eventbridge" ? {} : {
+    for k, t in local.tables : k => "${t.bucket}/${length(local.bucket_filters[t.bucket]) == 0 ? 1 : floor(index(local.bucket_filters[t.bucket], local.key_filters[k]) / local.filters_per_rule[t.bucket]) + 1}"
+  }
+}
+
+# Created (and deleted) objects of a bucket under any of a chunk of its tables' prefixes.
+resource "aws_cloudwatch_event_rule" "objects" {
+  for_each = local.rules
+
+  name        = "${var.name}-${substr(md5(each.value.bucket), 0, 8)}-${each.value.number}"
+  description = "Objects of ${length([for k, r in local.rule_of_table : k if r == each.key])} tables in s3://${each.value.bucket} to the registrar's queue (rule ${each.value.number} of the bucket)."
   event_pattern = jsonencode({
     source      = ["aws.s3"]
     detail-type = local.detail_types
     detail = merge(
       { bucket = { name = [each.value.bucket] } },
-      var.filter_suffix != "" ? { object = { key = [{ wildcard = "${each.value.prefix}*${var.filter_suffix}" }] } } :
-      each.value.prefix != "" ? { object = { key = [{ prefix = each.value.prefix }] } } : {},
+      length(each.value.filters) > 0 ? { object = { key = [for f in each.value.filters : jsondecode(f)] } } : {},
     )
   })
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.filter_suffix == "" || length(local.rules) <= 30
+      error_message = "With filter_suffix, every rule holds a wildcard, and EventBridge takes at most 30 such rules per event bus (not adjustable); these tables need ${length(local.rules)}. Set filter_suffix = \"\" (prefix rules), or serve the tables from more than one deployment."
+    }
+    precondition {
+      condition     = local.pattern_base[each.value.bucket] + max(concat([0], [for f in each.value.filters : length(f) + 1])...) <= local.pattern_chars
+      error_message = "A table's prefix in s3://${each.value.bucket} is too long for an EventBridge event pattern (2,048 characters at most)."
+    }
+  }
 }
 
 resource "aws_cloudwatch_event_target" "objects" {

@@ -85,7 +85,7 @@ locals {
       dimensions  = local.event_dimensions
     }
     throttles = {
-      description = "Lambda throttled the function: raise reserved_concurrency or the account's concurrency limit."
+      description = "Lambda throttled the function: the account's concurrency is used up, or reserved_concurrency is below the queue's sqs_maximum_concurrency. Throttled batches go back to the queue and towards the dead-letter queue: raise the account's limit or reserved_concurrency; to send Glue fewer requests, lower sqs_maximum_concurrency instead."
       namespace   = "AWS/Lambda"
       metric      = "Throttles"
       dimensions  = local.lambda_dimensions

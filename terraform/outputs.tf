@@ -69,8 +69,8 @@ output "dead_letter_queue_url" {
 }
 
 output "event_rules" {
-  description = "The EventBridge rule of each table (trigger_mode eventbridge): database.table => rule name."
-  value       = { for k, r in aws_cloudwatch_event_rule.objects : k => r.name }
+  description = "The EventBridge rule that takes each table's objects (trigger_mode eventbridge): database.table => rule name. A rule takes many tables of one bucket."
+  value       = { for k, r in local.rule_of_table : k => aws_cloudwatch_event_rule.objects[r].name }
 }
 
 output "log_group_arns" {

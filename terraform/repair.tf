@@ -17,19 +17,15 @@ resource "aws_iam_role" "repair" {
   tags               = var.tags
 }
 
+# The grants that grow with the tables, as managed policies (policies.tf); the logs inline.
+locals {
+  repair_statements = [
+    { sid = "GlueCatalog", actions = distinct(concat(local.repair_glue_actions, length(var.extra_databases) > 0 ? ["glue:GetTables"] : [])), resources = local.glue_resources },
+    { sid = "ListTableData", actions = ["s3:ListBucket"], resources = local.bucket_arns },
+  ]
+}
+
 data "aws_iam_policy_document" "repair" {
-  statement {
-    sid       = "GlueCatalog"
-    actions   = distinct(concat(local.repair_glue_actions, length(var.extra_databases) > 0 ? ["glue:GetTables"] : []))
-    resources = local.glue_resources
-  }
-
-  statement {
-    sid       = "ListTableData"
-    actions   = ["s3:ListBucket"]
-    resources = local.bucket_arns
-  }
-
   statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -59,6 +55,9 @@ resource "aws_iam_role_policy" "repair" {
   name   = "repair"
   role   = aws_iam_role.repair.id
   policy = data.aws_iam_policy_document.repair.json
+
+  # Shrunk only once the managed policies that take over its grants are attached.
+  depends_on = [aws_iam_role_policy_attachment.scoped]
 }
 
 resource "aws_lambda_function" "repair" {
@@ -91,7 +90,7 @@ resource "aws_lambda_function" "repair" {
   }
 
   tags       = var.tags
-  depends_on = [aws_cloudwatch_log_group.function, aws_iam_role_policy.repair]
+  depends_on = [aws_cloudwatch_log_group.function, aws_iam_role_policy.repair, aws_iam_role_policy_attachment.scoped]
 }
 
 resource "aws_lambda_alias" "repair" {

@@ -29,6 +29,7 @@ locals {
         name     = t.name
         location = try(t.storage_descriptor[0].location, "")
         template = lookup(coalesce(t.parameters, {}), "storage.location.template", null)
+        keys     = [for k in coalesce(t.partition_keys, []) : { name = k.name, type = k.type }]
       }
     },
     {
@@ -37,6 +38,7 @@ locals {
         name     = d.name
         location = d.location
         template = d.location_template
+        keys     = [for k in d.partition_keys : { name = k.name, type = k.type }]
       }
     },
   )
@@ -160,6 +162,69 @@ resource "aws_glue_partition_index" "this" {
   }
 }
 
+# Partition indexes of served tables (partition_indexes). The Glue Developer Guide ("Working
+# with partition indexes"): at most 3 indexes a table, on its partition keys, of type string,
+# char, varchar, int, bigint, long, tinyint, smallint or date; the separate resource adds an
+# index to a table without recreating it, as an inline one would. Once one exists, Glue
+# refuses a partition whose indexed value fails its key's type or holds U+0000-U+0002: the
+# registrar never sends such a partition, index or not (glue.rs, types.rs).
+locals {
+  index_types = ["string", "char", "varchar", "int", "bigint", "long", "tinyint", "smallint", "date"]
+  served_indexes = merge([
+    for table, indexes in var.partition_indexes : {
+      for keys in indexes : "${table}:${join(",", keys)}" => { table = table, keys = keys }
+    }
+  ]...)
+  # Each served table's partition keys by name => type (lower case, without its arguments).
+  key_types = {
+    for k, t in local.tables : k => { for key in t.keys : key.name => lower(trimspace(split("(", key.type)[0])) }
+  }
+  # What is wrong with each index, for the plan's messages.
+  index_checks = {
+    for id, i in local.served_indexes : id => {
+      keys    = keys(try(local.key_types[i.table], {}))
+      unknown = [for k in i.keys : k if !contains(keys(try(local.key_types[i.table], {})), k)]
+      untyped = [
+        for k in i.keys : format("%s (%s)", k, local.key_types[i.table][k])
+        if contains(keys(try(local.key_types[i.table], {})), k) && !contains(local.index_types, try(local.key_types[i.table][k], "string"))
+      ]
+      count = length(var.partition_indexes[i.table]) + (length(try(var.table_definitions[i.table].partition_index_keys, [])) > 0 ? 1 : 0)
+    }
+  }
+}
+
+resource "aws_glue_partition_index" "served" {
+  for_each = local.served_indexes
+
+  catalog_id    = local.catalog_id
+  database_name = contains(keys(local.created), each.value.table) ? aws_glue_catalog_table.defined[each.value.table].database_name : split(".", each.value.table)[0]
+  table_name    = contains(keys(local.created), each.value.table) ? aws_glue_catalog_table.defined[each.value.table].name : split(".", each.value.table)[1]
+
+  partition_index {
+    index_name = substr("${split(".", each.value.table)[1]}_by_${join("_", each.value.keys)}", 0, 255)
+    keys       = each.value.keys
+  }
+
+  lifecycle {
+    precondition {
+      condition     = contains(keys(local.tables), each.value.table) && !contains(keys(local.crawled), each.value.table)
+      error_message = "partition_indexes names ${each.value.table}, which is not a served table (of tables or table_definitions; a crawler's table exists only once it has run: index it then)."
+    }
+    precondition {
+      condition     = length(local.index_checks[each.key].unknown) == 0
+      error_message = "The partition index ${join(", ", each.value.keys)} of ${each.value.table}: ${join(", ", local.index_checks[each.key].unknown)} is not a partition key of the table, whose keys are ${join(", ", local.index_checks[each.key].keys)}. An index is made of partition keys only."
+    }
+    precondition {
+      condition     = length(local.index_checks[each.key].untyped) == 0
+      error_message = "The partition index ${join(", ", each.value.keys)} of ${each.value.table} has a key of a type Glue does not index: ${join(", ", local.index_checks[each.key].untyped)}. Glue indexes string, char, varchar, int, bigint, long, tinyint, smallint and date keys."
+    }
+    precondition {
+      condition     = local.index_checks[each.key].count <= 3
+      error_message = "${each.value.table} would have ${local.index_checks[each.key].count} partition indexes (its partition_index_keys counted): Glue takes at most 3 a table."
+    }
+  }
+}
+
 ################################################################################
 # A crawler, without schedule, to run once for each table so defined
 ################################################################################
@@ -183,35 +248,41 @@ resource "aws_iam_role" "crawler" {
 }
 
 # A scoped-down AWSGlueServiceRole: the catalog calls a crawler makes, on its tables only,
-# its own logs, and reading the tables' data.
+# its own logs, and reading the tables' data. The grants that grow with the tables are
+# managed policies (policies.tf); the logs and the key inline.
+locals {
+  crawler_statements = length(local.crawled) == 0 ? [] : [
+    {
+      sid = "CrawlerCatalog"
+      actions = [
+        "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
+        "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition", "glue:CreatePartition",
+        "glue:BatchCreatePartition", "glue:UpdatePartition", "glue:BatchUpdatePartition",
+      ]
+      resources = concat(
+        [local.catalog_arn],
+        distinct([for _, d in local.crawled : "${local.glue_arn}:database/${d.database}"]),
+        [for _, d in local.crawled : "${local.glue_arn}:table/${d.database}/${d.name}"],
+      )
+    },
+    {
+      sid       = "ReadTableData"
+      actions   = ["s3:GetObject"]
+      resources = [for _, d in local.crawled : "arn:${local.partition}:s3:::${d.bucket}/${d.prefix == "" ? "" : "${d.prefix}/"}*"]
+    },
+    {
+      sid       = "ListTableData"
+      actions   = ["s3:ListBucket"]
+      resources = distinct([for _, d in local.crawled : "arn:${local.partition}:s3:::${d.bucket}"])
+    },
+  ]
+}
+
 data "aws_iam_policy_document" "crawler" {
-  statement {
-    sid = "CrawlerCatalog"
-    actions = [
-      "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
-      "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition", "glue:CreatePartition",
-      "glue:BatchCreatePartition", "glue:UpdatePartition", "glue:BatchUpdatePartition",
-    ]
-    resources = concat(
-      [local.catalog_arn],
-      distinct([for _, d in local.crawled : "${local.glue_arn}:database/${d.database}"]),
-      [for _, d in local.crawled : "${local.glue_arn}:table/${d.database}/${d.name}"],
-    )
-  }
   statement {
     sid       = "CrawlerLogs"
     actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws-glue/crawlers:*"]
-  }
-  statement {
-    sid       = "ReadTableData"
-    actions   = ["s3:GetObject"]
-    resources = [for _, d in local.crawled : "arn:${local.partition}:s3:::${d.bucket}/${d.prefix == "" ? "" : "${d.prefix}/"}*"]
-  }
-  statement {
-    sid       = "ListTableData"
-    actions   = ["s3:ListBucket"]
-    resources = distinct([for _, d in local.crawled : "arn:${local.partition}:s3:::${d.bucket}"])
   }
   # An SSE-KMS bucket's objects are unreadable without their key.
   dynamic "statement" {
@@ -230,6 +301,9 @@ resource "aws_iam_role_policy" "crawler" {
   name   = "crawl-tables"
   role   = aws_iam_role.crawler[0].id
   policy = data.aws_iam_policy_document.crawler.json
+
+  # Shrunk only once the managed policies that take over its grants are attached.
+  depends_on = [aws_iam_role_policy_attachment.scoped]
 }
 
 # Runs once, by hand (`aws glue start-crawler --name ...`): no schedule. Afterwards the

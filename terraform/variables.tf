@@ -97,6 +97,25 @@ variable "table_definitions" {
   }
 }
 
+variable "partition_indexes" {
+  description = "Partition indexes of served tables, keyed database.table: each index the list of its partition keys, in order (at most 3 a table, the one of its partition_index_keys counted; keys of type string, char, varchar, int, bigint, long, tinyint, smallint or date). Athena, EMR and Spark filter a large table's partitions far faster through one. Added without recreating the table; once one exists Glue refuses a partition whose indexed value fails its key's type or holds U+0000-U+0002, and the registrar never sends one."
+  type        = map(list(list(string)))
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, indexes in var.partition_indexes : can(regex("^[a-z0-9_]{1,255}\\.[a-z0-9_]{1,255}$", k)) && length(indexes) <= 3])
+    error_message = "partition_indexes is keyed database.table, with at most 3 indexes a table (Glue's limit)."
+  }
+  validation {
+    condition     = alltrue(flatten([for k, indexes in var.partition_indexes : [for keys in indexes : length(keys) > 0 && length(distinct(keys)) == length(keys)]]))
+    error_message = "A partition index names one or more partition keys, each once."
+  }
+  validation {
+    condition     = alltrue([for k, indexes in var.partition_indexes : length(distinct([for keys in indexes : join(",", keys)])) == length(indexes)])
+    error_message = "A table's partition indexes differ from one another."
+  }
+}
+
 variable "create_databases" {
   description = "Glue databases this module creates (for table_definitions); the others must exist."
   type        = list(string)
@@ -134,6 +153,28 @@ variable "lake_formation_permissions" {
   description = "Grant the functions' roles the Lake Formation permissions they need on each served table (for a catalog governed by Lake Formation): DESCRIBE and INSERT, SELECT for repairs and deletions, DELETE for deletions and pruning, ALTER for schema updates."
   type        = bool
   default     = false
+}
+
+variable "iam_scope" {
+  description = "What the functions' roles are granted on: \"table\", exactly the served tables and their prefixes; \"database\", every table of the served databases and every object of their buckets, in policies whose size grows with the databases and buckets instead of the tables (for lakes whose tables' ARNs do not fit managed_policies_per_role policies)."
+  type        = string
+  default     = "table"
+
+  validation {
+    condition     = contains(["table", "database"], var.iam_scope)
+    error_message = "iam_scope is \"table\" or \"database\"."
+  }
+}
+
+variable "managed_policies_per_role" {
+  description = "IAM's quota of managed policies attached to a role in this account (10, or up to 20 on request): the grants that grow with the tables are managed policies of at most 6,144 characters, and a plan that needs more than this many for one role stops and says what to do."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.managed_policies_per_role >= 1 && var.managed_policies_per_role <= 20
+    error_message = "managed_policies_per_role is 1 to 20 (IAM's quota is 10 by default, at most 20)."
+  }
 }
 
 # --- The data bucket -----------------------------------------------------------------------
@@ -175,7 +216,7 @@ variable "kms_key_arn" {
 # --- Triggering ----------------------------------------------------------------------------
 
 variable "trigger_mode" {
-  description = "How object events reach the function. \"eventbridge\": the bucket's EventBridge delivery, one rule per table prefix, to SQS, then the function (shares a bucket with any other consumer). \"sqs\": S3 notifications to SQS, then the function. \"s3\": S3 invokes the function. s3 and sqs write the bucket's whole notification configuration: see manage_bucket_notifications."
+  description = "How object events reach the function. \"eventbridge\": the bucket's EventBridge delivery, rules per bucket matching its tables' prefixes, to SQS, then the function (shares a bucket with any other consumer). \"sqs\": S3 notifications to SQS, then the function. \"s3\": S3 invokes the function. s3 and sqs write the bucket's whole notification configuration: see manage_bucket_notifications."
   type        = string
   default     = "eventbridge"
 
@@ -253,6 +294,17 @@ variable "sqs_batching_window_seconds" {
   }
 }
 
+variable "sqs_maximum_concurrency" {
+  description = "trigger_mode \"sqs\" and \"eventbridge\": invocations of the event function at once from the queue, at most (Lambda's maximum concurrency of an SQS event source, 2-1000). The brake on the function's Glue requests, which Glue throttles per account and Region: a backlog waits in the queue instead of being throttled back to it (and on to the dead-letter queue), as it would be with reserved_concurrency."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.sqs_maximum_concurrency >= 2 && var.sqs_maximum_concurrency <= 1000
+    error_message = "sqs_maximum_concurrency is 2 to 1000 (Lambda's range for an SQS event source's maximum concurrency)."
+  }
+}
+
 variable "sqs_max_receive_count" {
   description = "trigger_mode \"sqs\" and \"eventbridge\": deliveries of a message before it moves to the dead-letter queue."
   type        = number
@@ -289,7 +341,7 @@ variable "timeout" {
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved concurrent executions of the event function; -1 leaves it unreserved. A small number also caps Glue request rates."
+  description = "Reserved concurrent executions of the event function; -1 leaves it unreserved. Not the brake on Glue with a queue (that is sqs_maximum_concurrency: Lambda throttles an SQS batch over the reserved concurrency back to the queue, towards the dead-letter queue); if set, at least sqs_maximum_concurrency."
   type        = number
   default     = -1
 

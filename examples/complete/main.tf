@@ -11,7 +11,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.30, < 6.0"
+      version = ">= 5.26, < 7.0"
     }
   }
 }
@@ -69,6 +69,11 @@ module "registrar" {
     }
   }
   create_databases = ["raw"]
+  # Athena and Spark read a large table's partitions through an index; added to an existing
+  # table without recreating it.
+  partition_indexes = {
+    "analytics.clickstream" = [["year", "month", "day"]]
+  }
 
   trigger_mode                = "sqs"
   manage_bucket_notifications = true

@@ -458,3 +458,119 @@ async fn an_answer_that_ignores_the_range_is_refused_before_its_body_is_read() {
     let e = read.expect_err("a whole object is not taken for its tail");
     assert!(e.detail.contains("no byte range"), "{}", e.detail);
 }
+
+/// Glue through a proxy, built as the registrar's own.
+fn glue_at(proxy: &Proxy) -> aws_sdk_glue::Client {
+    glue_partition_registrar::aws::Clients::new(&crate::moto::sdk_config_at(&proxy.endpoint)).glue
+}
+
+#[tokio::test]
+async fn values_glue_refuses_once_a_table_has_a_partition_index_are_skipped_and_never_sent() {
+    use aws_sdk_glue::types::{PartitionIndex, PartitionInput};
+    let t = create_table(CLICKSTREAM, &[("city", "string"), ("day", "date")], None).await;
+    let proxy = Proxy::start(Plan::none(), 1).await;
+    let glue = glue_at(&proxy);
+    glue.create_partition_index()
+        .database_name(&t.database)
+        .table_name(&t.table)
+        .partition_index(
+            PartitionIndex::builder()
+                .index_name("by_city_day")
+                .keys("city")
+                .keys("day")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create the partition index");
+    let listed = glue
+        .get_partition_indexes()
+        .database_name(&t.database)
+        .table_name(&t.table)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.partition_index_descriptor_list().len(), 1);
+    // Sent anyway, as Glue answers once the index exists (moto alone takes both).
+    let input = |values: [&str; 2]| {
+        PartitionInput::builder()
+            .set_values(Some(values.map(str::to_owned).to_vec()))
+            .storage_descriptor(storage(&format!("{CLICKSTREAM}sent/")))
+            .build()
+    };
+    let sent = glue
+        .batch_create_partition()
+        .database_name(&t.database)
+        .table_name(&t.table)
+        .partition_input_list(input(["x\u{1}y", "2026-11-25"]))
+        .partition_input_list(input(["rome", "2026-11-31"]))
+        .send()
+        .await
+        .unwrap();
+    let codes: Vec<_> = sent
+        .errors()
+        .iter()
+        .map(|e| {
+            e.error_detail()
+                .and_then(|d| d.error_code())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(codes, ["InvalidInputException", "InvalidInputException"]);
+    assert!(partitions(&t).await.is_empty());
+
+    // The registrar never sends them: a value holding U+0000-U+0002 (Hive-escaped in the key,
+    // so only the value holds it) is skipped with Glue's rule, a date that is none with the
+    // key's type.
+    let event = s3_event(&[
+        "clickstream/city=paris/day=2026-11-25/a.json",
+        "clickstream/city=x%2500y/day=2026-11-25/a.json",
+        "clickstream/city=x%2501y/day=2026-11-25/a.json",
+        "clickstream/city=x%2502y/day=2026-11-25/a.json",
+        "clickstream/city=rome/day=2026-11-31/a.json",
+    ]);
+    let before = proxy.tally()["BatchCreatePartition"].0;
+    let out = through(&proxy, &[&t])
+        .handle_event(&event, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        values(&out.report.created),
+        strings(&[&["paris", "2026-11-25"]])
+    );
+    assert!(out.report.failed.is_empty(), "{:?}", out.report.failed);
+    let kinds: Vec<&str> = out.report.skipped.iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "glue_input_rule",
+            "glue_input_rule",
+            "glue_input_rule",
+            "invalid_value"
+        ]
+    );
+    for (skipped, hex) in out
+        .report
+        .skipped
+        .iter()
+        .zip(["U+0000", "U+0001", "U+0002"])
+    {
+        assert!(
+            skipped.reason.contains(hex) && skipped.reason.contains("partition index"),
+            "{}",
+            skipped.reason
+        );
+    }
+    let creates: Vec<_> = proxy
+        .seen()
+        .into_iter()
+        .filter(|s| s.operation == "BatchCreatePartition")
+        .skip(before)
+        .collect();
+    assert_eq!(creates.len(), 1);
+    for refused in ["\\u0000", "\\u0001", "\\u0002", "2026-11-31"] {
+        assert!(!creates[0].body.contains(refused), "{}", creates[0].body);
+    }
+    assert_eq!(partitions(&t).await.len(), 1);
+}

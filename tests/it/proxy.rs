@@ -9,6 +9,16 @@
 //!   `BatchGetPartition`. A request that breaks one is refused as a whole with
 //!   `ValidationException`, naming no entry, as Glue refuses it. A test may also name
 //!   partitions Glue refuses for a reason of its own ([`Rules::refuse`]).
+//! - **Partition indexes**, which moto does not keep (its `GetPartitionIndexes` answers none):
+//!   the proxy answers `CreatePartitionIndex` (keys that are the table's partition keys, at
+//!   most 3 indexes a table), `GetPartitionIndexes` and `DeletePartitionIndex` itself, and
+//!   once a table has an index holds the partitions a `BatchCreatePartition` adds to it to
+//!   what the AWS Glue Developer Guide ("Working with partition indexes", limitations) says
+//!   Glue checks: "all new partitions added to the table will be validated for the data type
+//!   checks for indexed keys", and values of indexed keys "having the characters U+0000,
+//!   U+00001, and U+0002 will start to fail". The guide says such a creation fails, not how a
+//!   batch reports it: the proxy fails the entry with `InvalidInputException` (an entry error,
+//!   as Glue reports other per-partition failures) and forwards the rest.
 //! - **`GetPartitions` pages** as Glue does (moto returns every partition at once, ignoring
 //!   `MaxResults`, `NextToken` and `Segment`): at most `MaxResults` (1 to 1,000) per page with
 //!   a `NextToken`, each of `TotalSegments` (1 to 10) segments holding its own share, and
@@ -150,6 +160,16 @@ struct State {
     /// the segment), taken at the read's first page: later pages come from it, as from one
     /// snapshot, rather than asking moto for every partition once per page.
     snapshots: BTreeMap<String, Vec<Value>>,
+    /// Partition indexes by `database.table`, with the table's partition keys (name, type)
+    /// as they were when the first was created.
+    indexes: BTreeMap<String, Indexed>,
+}
+
+/// A table's partition indexes, and its partition keys.
+#[derive(Debug, Clone, Default)]
+struct Indexed {
+    keys: Vec<(String, String)>,
+    indexes: Vec<(String, Vec<String>)>,
 }
 
 impl S3Ops {
@@ -250,6 +270,7 @@ impl Proxy {
             s3: S3Ops::default(),
             glue: S3Ops::default(),
             snapshots: BTreeMap::new(),
+            indexes: BTreeMap::new(),
         }));
         let shared = state.clone();
         let accept = async move {
@@ -391,6 +412,38 @@ async fn serve_glue(
         return answer_error(&mut client, 400, "ValidationException", &message).await;
     }
     match operation {
+        "CreatePartitionIndex" | "GetPartitionIndexes" | "DeletePartitionIndex" => {
+            partition_indexes(&mut client, upstream, state, operation, head, &request).await
+        }
+        "BatchCreatePartition" if indexed(state, &request).is_some() => {
+            let indexed = indexed(state, &request).unwrap();
+            let mut request = request;
+            let mut errors = Vec::new();
+            if let Some(inputs) = request
+                .get_mut("PartitionInputList")
+                .and_then(Value::as_array_mut)
+            {
+                let mut sent = Vec::new();
+                for input in inputs.drain(..) {
+                    match index_refusal(&indexed, &input) {
+                        Some(message) => errors.push(json!({"PartitionValues": input["Values"].clone(),
+                            "ErrorDetail": {"ErrorCode": "InvalidInputException", "ErrorMessage": message}})),
+                        None => sent.push(input),
+                    }
+                }
+                *inputs = sent;
+            }
+            let body = serde_json::to_vec(&request).unwrap();
+            let (status, response) = exchange(upstream, head, &body).await;
+            let Some(mut response) = response else { return };
+            let have = response
+                .get("Errors")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            response["Errors"] = Value::Array(have.into_iter().chain(errors).collect());
+            answer_json(&mut client, status, &response).await
+        }
         "GetPartitions" => get_partitions(&mut client, upstream, state, head, request).await,
         "BatchGetPartition" if rules.unprocessed > 0.0 => {
             let (status, response) = exchange(upstream, head, &body).await;
@@ -438,6 +491,223 @@ async fn serve_glue(
         }
         _ => forward(&mut client, upstream, head, &body).await,
     }
+}
+
+/// The `database.table` a request names.
+fn table_of(request: &Value) -> String {
+    let field = |f: &str| request.get(f).and_then(Value::as_str).unwrap_or_default();
+    format!("{}.{}", field("DatabaseName"), field("TableName"))
+}
+
+/// The indexes of the table a request names, if it has any.
+fn indexed(state: &Mutex<State>, request: &Value) -> Option<Indexed> {
+    let state = state.lock().unwrap();
+    state
+        .indexes
+        .get(&table_of(request))
+        .filter(|i| !i.indexes.is_empty())
+        .cloned()
+}
+
+/// Why Glue refuses a new partition of an indexed table, if it does: a value of an indexed
+/// key that holds U+0000, U+0001 or U+0002, or fails its key's type (the guide's types for
+/// indexes: string, char, varchar; int, bigint, long, tinyint, smallint; date, yyyy-MM-dd).
+fn index_refusal(indexed: &Indexed, input: &Value) -> Option<String> {
+    let values: Vec<&str> = input["Values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| v.as_str().unwrap_or_default())
+        .collect();
+    let keys: std::collections::BTreeSet<&str> = indexed
+        .indexes
+        .iter()
+        .flat_map(|(_, k)| k.iter().map(String::as_str))
+        .collect();
+    for ((name, ty), value) in indexed.keys.iter().zip(values) {
+        if !keys.contains(name.as_str()) {
+            continue;
+        }
+        if let Some(c) = value
+            .chars()
+            .find(|c| matches!(c, '\u{0}' | '\u{1}' | '\u{2}'))
+        {
+            return Some(format!(
+                "The value of indexed partition key {name} holds an unsupported character U+{:04X}",
+                u32::from(c)
+            ));
+        }
+        if !index_type_holds(ty, value) {
+            return Some(format!(
+                "The value of indexed partition key {name} is not a valid {ty}"
+            ));
+        }
+    }
+    None
+}
+
+/// Whether a value is of the format of an indexed key's type.
+fn index_type_holds(ty: &str, value: &str) -> bool {
+    let base = ty
+        .split('(')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match base.as_str() {
+        "tinyint" => value.parse::<i8>().is_ok(),
+        "smallint" => value.parse::<i16>().is_ok(),
+        "int" | "integer" => value.parse::<i32>().is_ok(),
+        "bigint" | "long" => value.parse::<i64>().is_ok(),
+        "date" => {
+            let part = |r: std::ops::Range<usize>| {
+                value
+                    .get(r)
+                    .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|p| p.parse::<u32>().ok())
+            };
+            let (Some(y), Some(m), Some(d)) = (part(0..4), part(5..7), part(8..10)) else {
+                return false;
+            };
+            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+            let days = match m {
+                1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+                4 | 6 | 9 | 11 => 30,
+                2 if leap => 29,
+                2 => 28,
+                _ => 0,
+            };
+            value.len() == 10
+                && &value[4..5] == "-"
+                && &value[7..8] == "-"
+                && (1..=days).contains(&d)
+        }
+        _ => true,
+    }
+}
+
+/// `CreatePartitionIndex`, `GetPartitionIndexes` and `DeletePartitionIndex`, kept by the
+/// proxy as the Glue API reference describes them (moto keeps no index).
+async fn partition_indexes(
+    client: &mut TcpStream,
+    upstream: &str,
+    state: &Mutex<State>,
+    operation: &str,
+    head: &str,
+    request: &Value,
+) {
+    let table = table_of(request);
+    match operation {
+        "CreatePartitionIndex" => {
+            // The table's partition keys, from moto.
+            let get =
+                json!({"DatabaseName": request["DatabaseName"], "Name": request["TableName"]});
+            let head = with_target(head, "AWSGlue.GetTable");
+            let (status, response) =
+                exchange(upstream, &head, &serde_json::to_vec(&get).unwrap()).await;
+            let Some(response) = response else { return };
+            if status != 200 {
+                return answer_json(client, status, &response).await;
+            }
+            let keys: Vec<(String, String)> = response
+                .pointer("/Table/PartitionKeys")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|k| {
+                    let field = |f: &str| k[f].as_str().unwrap_or_default().to_owned();
+                    (field("Name"), field("Type"))
+                })
+                .collect();
+            let index = &request["PartitionIndex"];
+            let name = index["IndexName"].as_str().unwrap_or_default().to_owned();
+            let wanted: Vec<String> = index["Keys"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect();
+            if wanted.is_empty() || !wanted.iter().all(|w| keys.iter().any(|(k, _)| k == w)) {
+                return answer_error(
+                    client,
+                    400,
+                    "InvalidInputException",
+                    "Partition index keys must be partition keys of the table",
+                )
+                .await;
+            }
+            let full = {
+                let mut state = state.lock().unwrap();
+                let entry = state.indexes.entry(table).or_insert_with(|| Indexed {
+                    keys,
+                    indexes: Vec::new(),
+                });
+                let full = entry.indexes.len() >= 3;
+                if !full {
+                    entry.indexes.push((name, wanted));
+                }
+                full
+            };
+            if full {
+                return answer_error(
+                    client,
+                    400,
+                    "ResourceNumberLimitExceededException",
+                    "A table has at most 3 partition indexes",
+                )
+                .await;
+            }
+            answer_json(client, 200, &json!({})).await
+        }
+        "GetPartitionIndexes" => {
+            let indexed = state
+                .lock()
+                .unwrap()
+                .indexes
+                .get(&table)
+                .cloned()
+                .unwrap_or_default();
+            let list: Vec<Value> = indexed
+                .indexes
+                .iter()
+                .map(|(name, keys)| {
+                    let keys: Vec<Value> = keys
+                        .iter()
+                        .map(|k| {
+                            let ty = indexed
+                                .keys
+                                .iter()
+                                .find(|(n, _)| n == k)
+                                .map(|(_, t)| t.clone());
+                            json!({"Name": k, "Type": ty})
+                        })
+                        .collect();
+                    json!({"IndexName": name, "Keys": keys, "IndexStatus": "ACTIVE"})
+                })
+                .collect();
+            answer_json(client, 200, &json!({"PartitionIndexDescriptorList": list})).await
+        }
+        _ => {
+            let name = request["IndexName"].as_str().unwrap_or_default();
+            if let Some(indexed) = state.lock().unwrap().indexes.get_mut(&table) {
+                indexed.indexes.retain(|(n, _)| n != name);
+            }
+            answer_json(client, 200, &json!({})).await
+        }
+    }
+}
+
+/// A request head with another `X-Amz-Target` (moto does not check signatures).
+fn with_target(head: &str, target: &str) -> String {
+    head.split("\r\n")
+        .map(|line| match line.split_once(':') {
+            Some((name, _)) if name.trim().eq_ignore_ascii_case("x-amz-target") => {
+                format!("X-Amz-Target: {target}")
+            }
+            _ => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
 }
 
 /// Length as Glue counts it: UTF-16 code units.

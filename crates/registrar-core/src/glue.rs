@@ -10,7 +10,14 @@
 //!   character but tab, CR and LF; no U+FFFE or U+FFFF);
 //! - `BatchCreatePartition.PartitionInputList`, `BatchUpdatePartition.Entries`: at most 100;
 //!   `BatchGetPartition.PartitionsToGet`: at most 1,000;
-//! - `GetPartitions.MaxResults`: 1 to 1,000; `Segment.TotalSegments`: 1 to 10.
+//! - `GetPartitions.MaxResults`: 1 to 1,000; `Segment.TotalSegments`: 1 to 10;
+//! - a partition index's keys (AWS Glue Developer Guide, "Working with partition indexes",
+//!   limitations: "After indexes are enabled, the addition of partitions with indexed key
+//!   values having the characters U+0000, U+0001, and U+0002 will start to fail"): no value
+//!   holds U+0000, U+0001 or U+0002. Whether a table has an index takes a request per table
+//!   to learn (`GetPartitionIndexes`), so every value is held to it: no partition key is worth
+//!   those three characters. The same section has indexed values checked against their keys'
+//!   types, which `types.rs` does for every value already (reason `invalid_value`).
 //!
 //! Lengths are counted as the service counts them, in UTF-16 code units (a character outside
 //! the Basic Multilingual Plane counts two), so a value this check accepts is never too long
@@ -37,6 +44,12 @@ pub const MAX_SEGMENTS: i32 = 10;
 pub enum GlueRule {
     /// A partition value is empty or longer than 1,024.
     ValueLength { key: String, length: usize },
+    /// A partition value holds U+0000, U+0001 or U+0002, which Glue refuses in an indexed key.
+    ValueCharacter {
+        key: String,
+        character: char,
+        position: usize,
+    },
     /// The partition's location is longer than 2,056.
     LocationLength { length: usize },
     /// The partition's location holds a character the location pattern excludes.
@@ -55,6 +68,15 @@ impl fmt::Display for GlueRule {
             Self::ValueLength { key, length } => write!(
                 f,
                 "Glue refuses this partition: the value of `{key}` is {length} long, and PartitionInput.Values entries must be 1 to {MAX_VALUE_LENGTH} long"
+            ),
+            Self::ValueCharacter {
+                key,
+                character,
+                position,
+            } => write!(
+                f,
+                "Glue refuses this partition once its table has a partition index: the value of `{key}` holds U+{:04X} at character {position}, and an indexed value may hold none of U+0000, U+0001, U+0002",
+                u32::from(*character)
             ),
             Self::LocationLength { length } => write!(
                 f,
@@ -100,11 +122,11 @@ fn location_character(c: char) -> bool {
 
 /// Check a partition's values (named by their keys) and location against Glue's rules.
 pub fn check_partition<'v>(
-    keys: impl IntoIterator<Item = &'v str>,
+    keys: impl IntoIterator<Item = &'v str> + Clone,
     values: &[impl AsRef<str>],
     location: &str,
 ) -> Result<(), GlueRule> {
-    for (key, value) in keys.into_iter().zip(values) {
+    for (key, value) in keys.clone().into_iter().zip(values) {
         let value = value.as_ref();
         let length = match value.is_empty() {
             true => Some(0),
@@ -117,7 +139,21 @@ pub fn check_partition<'v>(
             });
         }
     }
-    check_location(location)
+    // The rules of every table first; then the one of indexed tables (a value that breaks
+    // both is refused for the first, which holds whatever the table).
+    check_location(location)?;
+    for (key, value) in keys.into_iter().zip(values) {
+        // Those three are single bytes below 3 in UTF-8, and no other character has one.
+        let value = value.as_ref();
+        if let Some(at) = value.bytes().position(|b| b <= 2) {
+            return Err(GlueRule::ValueCharacter {
+                key: key.to_owned(),
+                character: char::from(value.as_bytes()[at]),
+                position: value[..at].chars().count(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Check a location against `StorageDescriptor.Location`'s length and pattern.
@@ -185,6 +221,37 @@ mod tests {
     }
 
     #[test]
+    fn a_value_holding_u0000_to_u0002_is_refused_as_glue_refuses_it_in_an_indexed_key() {
+        for (c, hex) in [
+            ('\u{0}', "U+0000"),
+            ('\u{1}', "U+0001"),
+            ('\u{2}', "U+0002"),
+        ] {
+            let value = format!("서울{c}x");
+            let e = check_partition(["year", "city"], &["2026", value.as_str()], "s3://b/t/")
+                .unwrap_err();
+            assert_eq!(
+                e,
+                GlueRule::ValueCharacter {
+                    key: "city".into(),
+                    character: c,
+                    position: 2
+                }
+            );
+            assert_eq!(e.kind(), "glue_input_rule");
+            assert!(e.to_string().contains(hex), "{e}");
+            assert!(e.to_string().contains("partition index"), "{e}");
+        }
+    }
+
+    #[test]
+    fn other_control_characters_in_a_value_are_glue_s_to_take() {
+        for c in ['\u{3}', '\t', '\u{1B}', '\u{7F}'] {
+            assert_eq!(check(&[&format!("a{c}b")], "s3://b/t/"), Ok(()));
+        }
+    }
+
+    #[test]
     fn control_characters_in_the_location_are_refused_but_tab_cr_lf() {
         for c in ['\u{0}', '\u{1}', '\u{1B}', '\u{1F}', '\u{FFFE}', '\u{FFFF}'] {
             let location = format!("s3://b/t/x=a{c}b/");
@@ -219,8 +286,13 @@ mod tests {
         assert!(e.to_string().contains("U+0001"), "{e}");
     }
 
-    /// The rules as the API reference states them, character by character: the fast paths
-    /// above must answer exactly this.
+    /// The characters Glue refuses in an indexed partition key's value.
+    fn index_character(c: char) -> bool {
+        matches!(c, '\u{0}' | '\u{1}' | '\u{2}')
+    }
+
+    /// The rules as the API reference and the partition index guide state them, character by
+    /// character: the fast paths above must answer exactly this.
     fn by_the_reference(values: &[String], location: &str) -> Result<(), GlueRule> {
         for value in values {
             let length: usize = value.chars().map(char::len_utf16).sum();
@@ -242,10 +314,21 @@ mod tests {
             });
         }
         let length: usize = location.chars().map(char::len_utf16).sum();
-        match length > MAX_LOCATION_LENGTH {
-            true => Err(GlueRule::LocationLength { length }),
-            false => Ok(()),
+        if length > MAX_LOCATION_LENGTH {
+            return Err(GlueRule::LocationLength { length });
         }
+        for value in values {
+            if let Some((position, character)) =
+                value.chars().enumerate().find(|(_, c)| index_character(*c))
+            {
+                return Err(GlueRule::ValueCharacter {
+                    key: "k".into(),
+                    character,
+                    position,
+                });
+            }
+        }
+        Ok(())
     }
 
     proptest::proptest! {

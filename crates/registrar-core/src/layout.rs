@@ -36,8 +36,9 @@ pub enum Skip {
     },
     /// The event names the object but does not create or remove it, or its key is unreadable.
     Ignored(String),
-    /// Glue's documented input rules refuse the partition (a value too long, a control
-    /// character in the location): it is never sent.
+    /// Glue's documented input rules refuse the partition (a value too long or holding a
+    /// character an indexed key may not hold, a control character in the location): it is
+    /// never sent.
     GlueRule(GlueRule),
     /// A data object of a table that registers partitions on their completion marker: its
     /// partition is registered when the marker lands (not retried).
@@ -357,6 +358,30 @@ mod tests {
         let (values, dir) = located(&t, key).unwrap();
         assert_eq!(values, ["2026", "11"]);
         assert_eq!(dir, "events/year=2026/month=11/");
+    }
+
+    #[test]
+    fn a_hive_escaped_value_glue_refuses_in_an_index_is_skipped_with_the_rule() {
+        use crate::report::Reason;
+        let t = hive("s3://b/events/", &["city", "day"]);
+        for (escaped, c, hex) in [
+            ("%00", '\u{0}', "U+0000"),
+            ("%01", '\u{1}', "U+0001"),
+            ("%02", '\u{2}', "U+0002"),
+        ] {
+            let key = format!("events/city=x{escaped}y/day=25/part-0.parquet");
+            let (read, dir) = located(&t, &key).unwrap();
+            assert_eq!(read[0], format!("x{c}y"));
+            // The location keeps the escape: only the value holds the character.
+            let location = format!("s3://b/{dir}");
+            assert!(location.is_ascii() && !location.bytes().any(|b| b < 0x20));
+            let read: Vec<Cow<str>> = read.into_iter().map(Cow::Owned).collect();
+            let skip = accept(&t, &read, &location).unwrap_err();
+            assert_eq!(skip.kind(), "glue_input_rule");
+            assert!(skip.to_string().contains(hex), "{skip}");
+        }
+        let fine: Vec<Cow<str>> = vec!["x%03y".into(), "25".into()];
+        assert!(accept(&t, &fine, "s3://b/events/city=x%03y/day=25/").is_ok());
     }
 
     #[test]

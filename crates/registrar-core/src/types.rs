@@ -42,7 +42,8 @@ impl KeyType {
             "tinyint" => Self::Integer { bits: 8 },
             "smallint" => Self::Integer { bits: 16 },
             "int" | "integer" => Self::Integer { bits: 32 },
-            "bigint" => Self::Integer { bits: 64 },
+            // `long`: Glue's name for it among the types a partition index takes.
+            "bigint" | "long" => Self::Integer { bits: 64 },
             "boolean" => Self::Boolean,
             "date" => Self::Date,
             "timestamp" => Self::Timestamp,
@@ -178,6 +179,21 @@ mod tests {
     fn int_rejects_text() {
         assert!(KeyType::parse("int").validate("2026a").is_err());
         assert!(KeyType::parse("bigint").validate("").is_err());
+    }
+
+    #[test]
+    fn long_is_a_64_bit_integer_as_glue_s_partition_indexes_read_it() {
+        assert!(
+            KeyType::parse("long")
+                .validate("9223372036854775807")
+                .is_ok()
+        );
+        assert!(
+            KeyType::parse("long")
+                .validate("9223372036854775808")
+                .is_err()
+        );
+        assert!(KeyType::parse("long").validate("foo").is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.30, < 6.0"
+      version = ">= 5.26, < 7.0"
     }
   }
 }
@@ -54,6 +54,31 @@ variable "repair_interval_hours" {
   default = 24
 }
 
+variable "delete_empty_partitions" {
+  type    = bool
+  default = false
+}
+
+variable "iam_scope" {
+  type    = string
+  default = "table"
+}
+
+variable "managed_policies_per_role" {
+  type    = number
+  default = 10
+}
+
+variable "reserved_concurrency" {
+  type    = number
+  default = -1
+}
+
+variable "partition_indexes" {
+  type    = map(list(list(string)))
+  default = {}
+}
+
 module "registrar" {
   source = "../../terraform"
 
@@ -67,4 +92,10 @@ module "registrar" {
   schema_drift_detection = var.schema_drift_detection
   repair_schedule        = var.repair_schedule
   repair_interval_hours  = var.repair_interval_hours
+
+  delete_empty_partitions   = var.delete_empty_partitions
+  iam_scope                 = var.iam_scope
+  managed_policies_per_role = var.managed_policies_per_role
+  reserved_concurrency      = var.reserved_concurrency
+  partition_indexes         = var.partition_indexes
 }

@@ -7,7 +7,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.30, < 6.0"
+      version = ">= 5.26, < 7.0"
     }
   }
 }
@@ -42,9 +42,14 @@ module "registrar" {
     }
   }
 
+  partition_indexes = {
+    "analytics.clickstream" = [["year", "month"]]
+  }
+
   trigger_mode                = "sqs"
   sqs_batch_size              = 10
   sqs_batching_window_seconds = 0
+  sqs_maximum_concurrency     = 3
   delete_empty_partitions     = true
   repair_schedule             = "cron(0 3 * * ? *)"
   repair_prune                = true

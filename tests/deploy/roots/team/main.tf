@@ -1,14 +1,14 @@
 # A team's deployment on an existing bucket that already notifies another team. The
 # deployment test applies this root twice, as team-a and team-b, each in its own copy with its
-# own state, as two teams would have: each serves its own tables through EventBridge, one rule
-# per table, and neither writes the bucket's notification configuration (its owner turned
-# EventBridge delivery on).
+# own state, as two teams would have: each serves its own tables through EventBridge, its own
+# rules matching its tables' prefixes, and neither writes the bucket's notification
+# configuration (its owner turned EventBridge delivery on).
 
 terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.30, < 6.0"
+      version = ">= 5.26, < 7.0"
     }
   }
 }
