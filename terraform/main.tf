@@ -67,8 +67,18 @@ locals {
   dlq_arn    = "arn:${local.partition}:sqs:${local.region}:${local.account}:${var.name}-dlq"
   events_arn = "arn:${local.partition}:sqs:${local.region}:${local.account}:${var.name}-events"
 
+  # Lambda holds 4 KB of environment in all: a list of more than about a hundred tables goes
+  # into the checkpoints' bucket, and GLUE_TABLES names it (completion.tf).
+  tables_csv       = join(",", sort(keys(local.tables)))
+  tables_listed    = length(local.tables_csv) > 2000
+  tables_list_key  = "${local.checkpoint_prefix}config/tables.txt"
+  tables_list_uri  = "s3://${local.checkpoint_bucket}/${local.tables_list_key}"
+  tables_list_arn  = "${local.checkpoint_arn}/${local.tables_list_key}"
+  glue_tables_env  = local.tables_listed ? local.tables_list_uri : local.tables_csv
+  table_settings_v = { for k, v in var.table_settings : k => { for f, x in v : f => x if x != null } }
+
   environment = {
-    GLUE_TABLES             = join(",", sort(keys(local.tables)))
+    GLUE_TABLES             = local.glue_tables_env
     GLUE_DATABASES          = join(",", var.extra_databases)
     GLUE_CATALOG_ID         = var.catalog_id == null ? "" : var.catalog_id
     DELETE_EMPTY_PARTITIONS = tostring(var.delete_empty_partitions)
@@ -78,6 +88,8 @@ locals {
     METRICS_NAMESPACE       = var.metrics_namespace
     METRICS_PER_TABLE       = "true"
     POWERTOOLS_SERVICE_NAME = var.name
+    COMPLETION_BUS          = local.completion_bus_name
+    TABLE_SETTINGS          = length(local.table_settings_v) > 0 ? jsonencode(local.table_settings_v) : ""
   }
 }
 
@@ -230,6 +242,26 @@ data "aws_iam_policy_document" "function" {
       sid       = "ConsumeEvents"
       actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
       resources = [local.events_arn]
+    }
+  }
+
+  # Partition Complete events, on the completion bus only.
+  dynamic "statement" {
+    for_each = local.completion_events ? [1] : []
+    content {
+      sid       = "AnnounceCompletion"
+      actions   = ["events:PutEvents"]
+      resources = [local.completion_bus_arn]
+    }
+  }
+
+  # The served tables' list, when there are too many for the environment.
+  dynamic "statement" {
+    for_each = local.tables_listed ? [1] : []
+    content {
+      sid       = "ServedTablesList"
+      actions   = ["s3:GetObject"]
+      resources = [local.tables_list_arn]
     }
   }
 }

@@ -155,3 +155,13 @@ output "repair_actions" {
   description = "The Glue and S3 actions the repair function's role allows (exactly those it calls); its S3 reads and writes are of its checkpoint prefix only."
   value       = concat(distinct(concat(local.repair_glue_actions, length(var.extra_databases) > 0 ? ["glue:GetTables"] : [])), ["s3:ListBucket", "s3:GetObject", "s3:PutObject"])
 }
+
+output "completion_bus_arn" {
+  description = "The EventBridge bus Partition Complete events go to (completion_events), else null."
+  value       = local.completion_bus_arn
+}
+
+output "completion_event_pattern" {
+  description = "The event pattern a consumer's rule on completion_bus_arn matches this deployment's Partition Complete events with (add detail.database, detail.table to narrow it)."
+  value       = local.completion_events ? jsonencode(local.completion_event_pattern) : null
+}

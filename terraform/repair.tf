@@ -49,6 +49,16 @@ data "aws_iam_policy_document" "repair" {
       values   = ["${local.checkpoint_prefix}*"]
     }
   }
+
+  # Partition Complete events of partitions a repair registered or completed by lateness.
+  dynamic "statement" {
+    for_each = local.completion_events ? [1] : []
+    content {
+      sid       = "AnnounceCompletion"
+      actions   = ["events:PutEvents"]
+      resources = [local.completion_bus_arn]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "repair" {

@@ -470,6 +470,43 @@ variable "repair_max_runs" {
   }
 }
 
+variable "completion_events" {
+  description = "Put a Partition Complete event on an EventBridge bus the module creates (<name>-completions) when a partition's job marker lands (either registration policy), or its lateness passes (table_settings' complete_after): pipelines start on it instead of polling. See completion_event_pattern."
+  type        = bool
+  default     = false
+}
+
+variable "completion_bus_name" {
+  description = "An existing EventBridge bus (name or ARN) for Partition Complete events, instead of one the module creates; setting it turns completion_events on."
+  type        = string
+  default     = null
+}
+
+variable "table_settings" {
+  description = "Per served table (database.table), how its partitions are registered and when complete: registration (first_object, the default, or marker: only when the job's marker lands), marker (default _SUCCESS), complete_after (a lateness such as 15m or 2h for tables without markers). Over the tables' own registrar.* parameters."
+  type = map(object({
+    registration   = optional(string)
+    marker         = optional(string)
+    complete_after = optional(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.table_settings : v.registration == null || contains(["first_object", "marker"], coalesce(v.registration, "first_object"))])
+    error_message = "table_settings' registration is first_object or marker."
+  }
+
+  validation {
+    condition     = alltrue([for k, v in var.table_settings : v.complete_after == null || can(regex("^[0-9]+[smhd]$", coalesce(v.complete_after, "0s")))])
+    error_message = "table_settings' complete_after is a duration such as 15m, 2h or 1d."
+  }
+
+  validation {
+    condition     = alltrue([for k, v in var.table_settings : v.marker == null || can(regex("^[^/]{1,255}$", coalesce(v.marker, "_SUCCESS")))])
+    error_message = "table_settings' marker is a file name such as _SUCCESS or _DONE."
+  }
+}
+
 variable "repair_table_concurrency" {
   description = "Tables repaired at once by one execution (the state machine's map over the tables)."
   type        = number

@@ -82,9 +82,21 @@ module "registrar" {
   delete_empty_partitions     = true
   schema_drift_detection      = true
 
+  # Nightly, the last three days; weekly, everything.
   repair_schedule      = "cron(0 3 * * ? *)"
+  repair_window_days   = 3
+  repair_full_schedule = "cron(0 4 ? * SUN *)"
   repair_prune         = true
   repair_update_schema = true
+
+  # Orders are written by a Spark job: registered when its _SUCCESS lands, never half
+  # written. App logs stream in: complete fifteen minutes after each day ends. Pipelines start
+  # on Partition Complete (completion_event_pattern) instead of polling.
+  completion_events = true
+  table_settings = {
+    "analytics.orders" = { registration = "marker" }
+    "raw.app_logs"     = { complete_after = "15m" }
+  }
 
   catalog_id                 = var.central_catalog
   lake_formation_permissions = true

@@ -429,7 +429,7 @@ def check_plan(tf, name, config, module="module.registrar"):
     by_address = {r["address"]: r for r in resources}
     function = by_address[f"{module}.aws_lambda_function.this"]["values"]
     env = function["environment"][0]["variables"]
-    if env["GLUE_TABLES"] != ",".join(sorted(config["tables"])):
+    if not env["GLUE_TABLES"].startswith("s3://") and env["GLUE_TABLES"] != ",".join(sorted(config["tables"])):
         fail(f"{name}: GLUE_TABLES={env['GLUE_TABLES']!r}, expected {sorted(config['tables'])}")
     for key, value in {"DELETE_EMPTY_PARTITIONS": str(config.get("delete_empty_partitions", False)).lower(),
                        "SCHEMA_DRIFT_DETECTION": str(config.get("schema_drift_detection", False)).lower(),
@@ -832,6 +832,12 @@ def check_rule_quotas(name, resources):
                       f"{EVENTBRIDGE_PATTERN_CHARS} characters")
 
 
+def by_address_of(resources, address):
+    if address not in resources:
+        fail(f"the plan has no {address}")
+    return resources[address]
+
+
 def lake(aws, work, endpoint, count=500):
     """A lake of `count` existing tables in five databases and three buckets, planned as its
     caller would (EventBridge with a suffix filter, deletions): every IAM policy within IAM's
@@ -879,17 +885,30 @@ def lake(aws, work, endpoint, count=500):
                  if aws["events"].test_event_pattern(EventPattern=p, Event=event)["Result"]]
         if taken:
             fail(f"roots/lake: s3://{bucket}/{key} is no table's object, and rules {taken} take it")
-    # Beyond this item, measured and said: what the repair schedule's input and the
-    # function's environment would hold for these tables.
-    schedule_input = len(json.dumps({"tables": sorted(tables), "prune": False, "update_schema": False},
-                                    separators=(",", ":")))
-    environment = len(json.dumps(resources["module.registrar.aws_lambda_function.this"]["values"]["environment"][0]
-                                 ["variables"], separators=(",", ":")))
+    # The repair's schedules name the tables by reference, and the functions' environments
+    # name a list in the checkpoints' bucket: both within their quotas at any table count.
+    targets = [r for r in module if r["type"] == "aws_cloudwatch_event_target" and r["name"].startswith("repair")]
+    inputs = [len(t["values"]["input"]) for t in targets]
+    if len(targets) != 2 or max(inputs) > EVENTBRIDGE_TARGET_INPUT_CHARS:
+        fail(f"roots/lake: the repair schedules' inputs are {inputs} characters (a target takes "
+             f"{EVENTBRIDGE_TARGET_INPUT_CHARS})")
+    environments = {}
+    for function in ("this", "repair"):
+        variables = resources[f"module.registrar.aws_lambda_function.{function}"]["values"]["environment"][0]["variables"]
+        # Lambda counts the keys and values of the variables
+        # (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+        environments[function] = sum(len(k) + len(v or "") for k, v in variables.items())
+        if not variables["GLUE_TABLES"].startswith("s3://"):
+            fail(f"roots/lake: GLUE_TABLES of {function} lists the tables inline")
+    if max(environments.values()) > LAMBDA_ENVIRONMENT_BYTES:
+        fail(f"roots/lake: the functions' environments are {environments} bytes (Lambda takes "
+             f"{LAMBDA_ENVIRONMENT_BYTES} in all)")
+    listed = by_address_of(resources, "module.registrar.aws_s3_object.tables_list[0]")
+    if sorted(listed["values"]["content"].split("\n")) != sorted(tables):
+        fail("roots/lake: the served tables' list does not hold exactly the tables")
     print(f"lake of {count} tables planned in {planned:.0f} s: {iam}; {rules}; each table's objects reach "
-          f"exactly its rule")
-    print(f"  not checked here: a repair schedule's input would hold {schedule_input} characters (a target "
-          f"takes {EVENTBRIDGE_TARGET_INPUT_CHARS}), the function's environment {environment} (Lambda takes "
-          f"{LAMBDA_ENVIRONMENT_BYTES} bytes in all)")
+          f"exactly its rule; the repair schedules' inputs {max(inputs)} characters, the functions' "
+          f"environments {max(environments.values())} bytes (the tables listed in the checkpoints' bucket)")
     for d in LAKE_DATABASES:
         names = [t.split(".")[1] for t in tables if t.startswith(d + ".")]
         for i in range(0, len(names), 100):

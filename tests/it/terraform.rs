@@ -613,7 +613,8 @@ fn terraform_dirs() -> Vec<String> {
         let mut found: Vec<String> = std::fs::read_dir(root().join(parent))
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| p.is_dir())
+            // Terraform roots only (examples/airflow is a DAG).
+            .filter(|p| p.is_dir() && p.join("main.tf").exists())
             .map(|p| format!("{parent}/{}", p.file_name().unwrap().to_string_lossy()))
             .collect();
         found.sort();

@@ -29,6 +29,11 @@ module "registrar" {
   tables                  = var.tables
   filter_suffix           = ".parquet"
   delete_empty_partitions = true
+  repair_schedule         = "cron(0 3 * * ? *)"
+  repair_window_days      = 3
+  repair_full_schedule    = "cron(0 4 ? * SUN *)"
+  repair_interval_hours   = 24
+  completion_events       = true
 }
 
 output "event_rules" {

@@ -53,6 +53,7 @@ module "registrar" {
   delete_empty_partitions     = true
   repair_schedule             = "cron(0 3 * * ? *)"
   repair_prune                = true
+  completion_events           = true
 }
 
 output "registrar" {
