@@ -25,6 +25,7 @@ emulator (part of `make test`).
 Usage: run.py BINARY   (the glue-partition-registrar binary that plays the functions)
 """
 
+import copy
 import glob
 import json
 import os
@@ -969,10 +970,46 @@ def nothing_left(aws):
     print("destroy: nothing of the module left behind")
 
 
+def the_player_fails_what_aws_would_fail():
+    """The player's quotas, each shown to fail a definition that passes it: a state over
+    256 KiB, an execution over 25,000 history events (an Inline Map's iterations count into
+    its parent), a function's answer over 6 MB. The answers here are the test's own, not a
+    stand-in for AWS: what is tested is the player."""
+    from asl import QuotaExceeded
+
+    def expect(name, definition, data, answer):
+        try:
+            Machine(definition, lambda arn, payload: answer).run(data)
+        except QuotaExceeded:
+            return
+        fail(f"the player let {name} through")
+
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "f", "Payload": {}}, "End": True}
+    expect("a state of 300 KB", {"StartAt": "T", "States": {"T": task}}, {}, {"x": "y" * 300_000})
+    expect("an answer of 7 MB", {"StartAt": "T", "States": {"T": dict(task, ResultPath=None)}}, {},
+           {"x": "y" * 7_000_000})
+    inline = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ItemsPath": "$.items", "End": True, "ResultPath": None,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "T", "States": {"T": task}}}}}
+    expect("an execution of 30,000 events", inline, {"items": list(range(5000))}, {})
+    distributed = copy.deepcopy(inline)
+    distributed["States"]["M"]["ItemProcessor"]["ProcessorConfig"] = {"Mode": "DISTRIBUTED",
+                                                                     "ExecutionType": "STANDARD"}
+    machine = Machine(distributed, lambda arn, payload: {})
+    machine.run({"items": list(range(5000))})
+    events, executions = machine.history()
+    if executions != 5001 or events > 20:
+        fail(f"a Distributed Map's children are executions of their own: {executions}, {events}")
+    print("the player fails a state over 256 KiB, an answer over 6 MB and an execution over 25,000 "
+          "events, and counts a Distributed Map's children apart")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     binary = os.path.abspath(sys.argv[1])
+    the_player_fails_what_aws_would_fail()
     moto, port = start_moto()
     endpoint = f"http://127.0.0.1:{port}"
     aws = clients(endpoint)
