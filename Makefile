@@ -146,7 +146,7 @@ fuzz: $(CARGO_FUZZ)
 
 test: venv lint unit terraform-check deploy-test query-test fuzz check-package package-run wheel-test bench-smoke
 
-# The figures of README's "Performance": criterion for planning (CPU time), then the shipped
+# The figures of docs/performance.md: criterion for planning (CPU time), then the shipped
 # binary against moto: as Lambda runs it, backfilling three trees, and its whole process's
 # CPU on a 10,000-record batch, and backfill at scale under AWS latency beside glutil
 # (bench/scale.py). Writes bench/results.json. The binary runs on this machine:

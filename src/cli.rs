@@ -22,7 +22,8 @@ use std::time::Instant;
 
 const AFTER_HELP: &str = "\
 Configuration comes from the environment:
-  GLUE_TABLES              database.table,...  the tables served (handle)
+  GLUE_TABLES              database.table,...  the tables served (handle), or s3://bucket/key
+                           of an object listing them
   GLUE_DATABASES           databases whose every partitioned table is served (handle)
   GLUE_CATALOG_ID          the Data Catalog's account, when it is another account's
   DELETE_EMPTY_PARTITIONS  true: drop a partition once its location holds no data
@@ -34,6 +35,9 @@ Configuration comes from the environment:
   POWERTOOLS_SERVICE_NAME  the `service` of log lines and metrics (glue-partition-registrar)
   CHECKPOINT_URI           where backfill and sync passes keep their state between runs
                            (s3://bucket/prefix/ or file:///dir/; a temporary directory)
+  COMPLETION_BUS           EventBridge bus for Partition Complete events (none by default)
+  TABLE_SETTINGS           JSON, per database.table: registration (first_object or marker),
+                           marker (_SUCCESS), complete_after (15m): registration policies
 AWS_REGION, AWS_ENDPOINT_URL and credentials come from the standard AWS chain. Started by
 the Lambda runtime (AWS_LAMBDA_RUNTIME_API set) with no subcommand, it serves events.";
 

@@ -6,7 +6,7 @@
 ################################################################################
 
 locals {
-  checkpoint_bucket = var.checkpoint_bucket != null ? var.checkpoint_bucket : aws_s3_bucket.checkpoints[0].id
+  checkpoint_bucket = var.checkpoint_bucket != null ? var.checkpoint_bucket : aws_s3_bucket.checkpoints[0].bucket
   checkpoint_prefix = "${var.name}/"
   checkpoint_uri    = "s3://${local.checkpoint_bucket}/${local.checkpoint_prefix}"
   checkpoint_arn    = "arn:${local.partition}:s3:::${local.checkpoint_bucket}"
@@ -23,7 +23,9 @@ resource "aws_s3_bucket" "checkpoints" {
   # checkov:skip=CKV_AWS_21:Writes are conditional on the version read (If-Match), which needs no object versioning; old versions would only cost storage.
   # checkov:skip=CKV_AWS_145:SSE-S3: the checkpoints hold table prefixes and partition values, no data, and a KMS key would need grants for the repair and Step Functions roles.
   # checkov:skip=CKV2_AWS_62:Nothing reacts to a checkpoint being written.
-  bucket_prefix = substr("${var.name}-repair-", 0, 37)
+  # Named from the deployment, the account and the Region (unique, and known when planning:
+  # the functions' environment names it).
+  bucket        = substr(trimsuffix(lower("${var.name}-ckpt-${local.account}-${local.region}"), "-"), 0, 63)
   force_destroy = true
   tags          = var.tags
 }

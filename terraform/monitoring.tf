@@ -103,7 +103,7 @@ locals {
       dimensions  = local.repair_dimensions
     }
     repair_executions_failed = {
-      description = "A repair execution failed: a run kept failing, or a group did not finish in repair_max_runs runs. Open the execution in Step Functions."
+      description = "A repair execution failed: its cause names each table not repaired and why (RepairPartitionsMissing: partitions Glue would not take, kept for the next pass; RepairDidNotFinish: a group or the finish ran out of repair_max_runs; RepairNoTime: raise repair_timeout; a run that kept failing). Open the execution in Step Functions."
       namespace   = "AWS/States"
       metric      = "ExecutionsFailed"
       dimensions  = local.machine
@@ -273,7 +273,7 @@ resource "aws_cloudwatch_dashboard" "this" {
         type = "metric", x = 0, y = 0, width = 12, height = 6
         properties = {
           title = "Objects and partitions", region = local.region, stat = "Sum", period = 300
-          metrics = [for m in ["ObjectsSeen", "PartitionsCreated", "PartitionsExisting", "ObjectsSkipped", "ObjectsFailed", "SchemaDrift", "TablesUnreadable"] :
+          metrics = [for m in ["ObjectsSeen", "PartitionsCreated", "PartitionsExisting", "PartitionsCompleted", "ObjectsSkipped", "ObjectsFailed", "SchemaDrift", "TablesUnreadable"] :
           [var.metrics_namespace, m, "service", var.name, "FunctionName", aws_lambda_function.this.function_name]]
         }
       },
@@ -305,7 +305,7 @@ resource "aws_cloudwatch_dashboard" "this" {
         type = "metric", x = 0, y = 12, width = 12, height = 6
         properties = {
           title = "Skipped objects by reason", region = local.region, stat = "Sum", period = 300
-          metrics = [for r in ["outside_tables", "folder_marker", "hidden_segment", "incomplete_path", "not_partition_path", "not_template_path", "invalid_value", "glue_input_rule", "ignored_event", "removal_ignored", "partition_not_empty", "not_registered", "registered_elsewhere", "location_not_s3"] :
+          metrics = [for r in ["outside_tables", "folder_marker", "hidden_segment", "incomplete_path", "not_partition_path", "not_template_path", "invalid_value", "glue_input_rule", "ignored_event", "removal_ignored", "partition_not_empty", "not_registered", "registered_elsewhere", "location_not_s3", "awaiting_marker", "marker_not_partition"] :
           [var.metrics_namespace, "ObjectsSkipped", "service", var.name, "Reason", r]]
         }
       },

@@ -210,7 +210,7 @@ impl<'f, 'r> Finisher<'f, 'r> {
                 cursor,
                 self.record.options.update_schema,
                 self.pass.options.catalog_page_size,
-                self.pass.options.deadline,
+                self.pass.work(),
             )
             .await
     }
@@ -254,7 +254,7 @@ impl<'f, 'r> Finisher<'f, 'r> {
                     .pass
                     .registrar
                     .writer()
-                    .drop_if_empty(self.pass.served, p, None, options.dry_run, options.deadline)
+                    .drop_if_empty(self.pass.served, p, None, options.dry_run, self.pass.work())
                     .await;
                 (p, result)
             })
@@ -328,7 +328,7 @@ impl<'f, 'r> Finisher<'f, 'r> {
             .pass
             .registrar
             .catalog()
-            .batch_update_partition(&table.name, &updates, self.pass.options.deadline)
+            .batch_update_partition(&table.name, &updates, self.pass.work())
             .await;
         let mut settled = true;
         for ((p, c), result) in stale.iter().zip(results) {

@@ -76,6 +76,14 @@ pub const DEFAULT_CONCURRENCY: usize = 64;
 pub const DEFAULT_GLUE_CONCURRENCY: usize = 8;
 /// The least a run needs beyond its drain to make progress: a few round trips.
 pub const MIN_WORK: Duration = Duration::from_millis(500);
+/// Time kept from a run's work for writing its checkpoints: at most this, and a tenth of the
+/// run's time when that is shorter.
+pub const CHECKPOINT_RESERVE: Duration = Duration::from_secs(2);
+
+/// What a run with `left` before its deadline keeps for its checkpoints.
+fn reserve(left: Option<Duration>) -> Duration {
+    left.map_or(Duration::ZERO, |l| (l / 10).min(CHECKPOINT_RESERVE))
+}
 
 impl Default for SyncOptions {
     fn default() -> Self {
@@ -174,12 +182,13 @@ pub async fn run(
     if !registrar.serves(table).await {
         return Err(SyncError::NotServed(table.clone()));
     }
+    let reserve = reserve(options.deadline.remaining());
     if let Some(left) = options.deadline.remaining()
-        && left <= options.drain + MIN_WORK
+        && left <= options.drain + reserve + MIN_WORK
     {
         return Err(SyncError::NoTime {
             had: left.as_secs_f64(),
-            drain: options.drain.as_secs_f64(),
+            drain: (options.drain + reserve).as_secs_f64(),
             work: MIN_WORK.as_secs_f64(),
         });
     }
@@ -193,6 +202,7 @@ pub async fn run(
         options,
         progress,
         checkpoints,
+        reserve,
     };
     let mut walked = WalkProgress::default();
     let ran = match &request.step {
@@ -253,6 +263,8 @@ struct Pass<'r> {
     options: &'r SyncOptions,
     progress: &'r dyn Progress,
     checkpoints: Checkpoints<'r>,
+    /// Kept from the work for writing the checkpoints.
+    reserve: Duration,
 }
 
 /// What one walk of a group did.
@@ -572,7 +584,7 @@ impl Pass<'_> {
         let results = self
             .registrar
             .announcer()
-            .announce(events, self.options.deadline)
+            .announce(events, self.work())
             .await;
         let table = &self.served.table;
         let mut left = Vec::new();
@@ -762,10 +774,17 @@ impl Pass<'_> {
         }
     }
 
-    /// When the walk stops listing (and the finish stops starting work): the deadline less
-    /// the drain.
+    /// When the walk stops listing (and the finish stops starting work): the work's deadline
+    /// less the drain.
     fn soft(&self) -> Deadline {
-        self.options.deadline.earlier(self.options.drain)
+        self.work().earlier(self.options.drain)
+    }
+
+    /// When the run's Glue and S3 work must have stopped: the deadline less what writing the
+    /// checkpoints takes, so that what the run did is always recorded (a run that kept its
+    /// Glue calls to the end would find no time left to say where it stopped).
+    fn work(&self) -> Deadline {
+        self.options.deadline.earlier(self.reserve)
     }
 }
 

@@ -337,7 +337,7 @@ impl<'w, 'r> Walker<'w, 'r> {
     /// The loop: send what may be sent, wait for the next event, handle it; until nothing
     /// is in flight or waiting.
     pub(super) async fn run(&mut self, tally: &mut Tally) {
-        let hard = self.options().deadline;
+        let hard = self.pass.work();
         let soft = self.stop;
         loop {
             self.launch();
@@ -404,7 +404,7 @@ impl<'w, 'r> Walker<'w, 'r> {
                 if let Some(request) = self.split_queue.pop_front() {
                     let storage = self.pass.registrar.storage();
                     let (bucket, size, deadline) =
-                        (self.bucket, options.page_size, options.deadline);
+                        (self.bucket, options.page_size, self.pass.work());
                     self.split_lists.push(Box::pin(async move {
                         let size = request.max_keys.map_or(size, i32::from);
                         let page = storage.list(bucket, &request, size, deadline).await;
@@ -437,7 +437,7 @@ impl<'w, 'r> Walker<'w, 'r> {
                 slot.sent = Some(Instant::now());
                 self.last_listing = slot.sent;
                 let storage = self.pass.registrar.storage();
-                let (bucket, size, deadline) = (self.bucket, options.page_size, options.deadline);
+                let (bucket, size, deadline) = (self.bucket, options.page_size, self.pass.work());
                 self.lists.push(Box::pin(async move {
                     let page = storage.list(bucket, &request, size, deadline).await;
                     Event::Listed(unit, request, page)
@@ -461,7 +461,7 @@ impl<'w, 'r> Walker<'w, 'r> {
             let (writer, served, deadline, dry_run) = (
                 self.pass.registrar.writer(),
                 self.pass.served,
-                options.deadline,
+                self.pass.work(),
                 options.dry_run,
             );
             self.glue.push(Box::pin(async move {
@@ -484,7 +484,7 @@ impl<'w, 'r> Walker<'w, 'r> {
             let (catalog, name, deadline) = (
                 self.pass.registrar.catalog(),
                 &self.pass.served.table.name,
-                options.deadline,
+                self.pass.work(),
             );
             self.glue.push(Box::pin(async move {
                 let lookup = catalog.batch_get_partition(name, &values, deadline).await;

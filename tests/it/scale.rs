@@ -580,7 +580,12 @@ async fn under_s3_slow_down_the_walk_settles_under_the_prefix_rate_and_loses_not
         .await
         .unwrap();
     // Finished, nothing lost.
-    assert!(report.cursor.is_none(), "{:?}", report.stopped);
+    assert!(
+        report.cursor.is_none(),
+        "{:?}: {:?}",
+        report.stopped,
+        report.failed
+    );
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(catalog(&t).await, expected);
     // Settled: after the walk's first second, when it met the limit and halved, S3 took more

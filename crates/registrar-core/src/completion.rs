@@ -45,7 +45,7 @@ pub struct Marker {
     pub event_time: Option<String>,
 }
 
-/// An event's `detail`. Its JSON is a contract (README, "Completion events";
+/// An event's `detail`. Its JSON is a contract (README, "Partitions downstream can trust";
 /// events/partition-complete.json).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -442,8 +442,9 @@ impl Frontier {
 }
 
 /// Listings the split may send in all, whatever the table: cutting a level of ten million
-/// directories costs what cutting a level of ten does, give or take a few dozen requests.
-pub const MAX_SPLIT_REQUESTS: usize = 64;
+/// directories costs what cutting a level of ten does, give or take a hundred requests, sent
+/// many at once (a few round trips).
+pub const MAX_SPLIT_REQUESTS: usize = 160;
 /// Pages of one directory listing the split reads before it calls the level wide and
 /// samples it instead of reading on (a level of ten million directories is 10,000 pages).
 const LEVEL_PAGES: usize = 2;
@@ -452,8 +453,8 @@ const MAX_WIDEN: usize = 16;
 /// Directories ahead whose size is measured before cutting, so that units hold about as
 /// many keys when old data is sparse and new data dense.
 const DENSITY_SAMPLES: usize = 8;
-/// Points a wide level is sampled at, at most.
-const MAX_SAMPLES: usize = 48;
+/// Points a wide level is sampled at, at most: as many as the most units a table is cut into.
+const MAX_SAMPLES: usize = 127;
 /// Characters of a directory name the sampling reads as a number (an `f64` holds about 15
 /// decimal digits: 12 characters of a 16-letter alphabet, fewer of a larger one, is enough
 /// to tell ten million names apart).
