@@ -313,3 +313,34 @@ async fn what_a_run_answers_does_not_grow_with_the_failures_it_met() {
         .len();
     assert_eq!(retries, 28);
 }
+
+#[tokio::test]
+async fn a_run_whose_glue_calls_outlast_its_deadline_still_writes_where_it_stopped() {
+    // Glue answers after the run's deadline: its calls are given up while there is still
+    // time to write the checkpoint, so the run answers a cursor instead of failing and
+    // losing what it found, and the next run registers it.
+    let keys = day_keys(1..=4, 11);
+    let (_, t) = table(&keys).await;
+    let proxy = Proxy::start(Plan::none(), 1).await;
+    let r = with_checkpoints(&proxy.endpoint, &t).await;
+    proxy.set_plan(Plan {
+        rate: 1.0,
+        faults: vec![crate::proxy::Fault::Stall],
+        operations: vec!["BatchGetPartition", "BatchCreatePartition"],
+    });
+    let options = SyncOptions {
+        deadline: Deadline::after(Duration::from_secs(6)),
+        drain: Duration::from_secs(1),
+        ..SyncOptions::default()
+    };
+    let stopped = r.sync(&t, &options).await.unwrap();
+    assert!(stopped.cursor.is_some(), "{:?}", stopped.stopped);
+    proxy.set_plan(Plan::none());
+    loop {
+        let run = r.sync(&t, &SyncOptions::default()).await.unwrap();
+        if run.cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(partitions(&t).await.len(), 4);
+}

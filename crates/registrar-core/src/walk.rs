@@ -1617,6 +1617,24 @@ mod tests {
     }
 
     #[test]
+    fn a_wide_level_is_cut_into_as_many_units_as_a_table_may_have() {
+        // A million directories in pages of 100: ten thousand pages, far more than 128 units
+        // of a few pages. The sampled level gives the table its full parallelism, so that no
+        // unit is a chain of listings the others wait for.
+        let listing = Listing {
+            keys: customers(1_000_000, 1),
+            page: 100,
+        };
+        let (units, requests) = listing.run_split(&hive(&["customer"]), 128);
+        assert!(requests <= MAX_SPLIT_REQUESTS, "{requests} listings");
+        assert!(units.len() >= 100, "{} units", units.len());
+        let keys = listing.keys_per_unit(&units);
+        let mean = keys.iter().sum::<usize>() as f64 / keys.len() as f64;
+        let max = *keys.iter().max().unwrap() as f64;
+        assert!(max <= 3.0 * mean, "largest unit {max} keys, mean {mean}");
+    }
+
+    #[test]
     fn units_stay_balanced_when_old_data_is_sparse_and_new_data_dense() {
         // 60 days of 24 hours: the first 40 days one object an hour, the last 20 forty.
         let mut keys = BTreeSet::new();
