@@ -22,7 +22,21 @@ Control (bucket names cannot start with "_", so these never shadow S3):
 - POST /__proxy/index   {"bucket", "file"}: answer that bucket's listings from the keys in file
                         (one per line); {"bucket", "file": null} drops it;
 - POST /__proxy/compare {"requests": [{"bucket", "query"}]}: each listing answered by the index
-                        and by moto, compared entry by entry; the mismatches.
+                        and by moto, compared entry by entry; the mismatches;
+- POST /__proxy/synthetic {"database", "table", "bucket", "prefix", "key", "partitions",
+                        "objects", "missing_every"}: a table of any size without moto holding
+                        it (bench/lake.py: ten million partitions). Its bucket's listings come
+                        from a generated sorted index (`SyntheticKeys`: `objects` keys under
+                        each of `partitions` directories `prefix` + `key=<hex>/`), and its
+                        GetPartitions, BatchGetPartition and BatchCreatePartition from a
+                        generated catalog of the same partitions (`SyntheticCatalog`), every
+                        `missing_every`-th one absent until created; GetTable and the rest
+                        still go to moto, which must hold the table. {"table": null} drops it.
+
+With {"glue_paging": true} in a reset, moto's GetPartitions answers are paged as Glue pages them
+(moto returns a table's every partition at once, ignoring MaxResults, NextToken and Segment):
+at most MaxResults (1 to 1,000) a page with a NextToken, each of TotalSegments (1 to 10)
+segments holding its own disjoint share. https://docs.aws.amazon.com/glue/latest/webapi/API_GetPartitions.html
 """
 
 import argparse
@@ -35,6 +49,7 @@ import sys
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
+import zlib
 
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 END = "\U0010ffff"
@@ -44,8 +59,10 @@ class Index:
     """One bucket's keys, sorted as S3 sorts them (UTF-8 bytes; Python's code-point order of
     str is the same order)."""
 
-    def __init__(self, keys):
-        self.keys = sorted(keys)
+    def __init__(self, keys, presorted=False):
+        # A generated index (SyntheticKeys) is already in order and too large to copy: any
+        # sequence with len() and [] will do, since the listing only bisects and indexes.
+        self.keys = keys if presorted else sorted(keys)
 
     def list(self, query):
         """(keys, common prefixes, truncated, next token) of one ListObjectsV2 request."""
@@ -132,11 +149,161 @@ def parsed_listing(body, url_encoded):
     return {"keys": keys, "prefixes": prefixes, "truncated": truncated}
 
 
+# --- A synthetic table: listings and catalog generated, for sizes moto cannot hold ---------
+
+def hex_width(partitions):
+    """Hex digits of a synthetic directory name: enough that names spread evenly over their
+    name space (as random ids do) with room between neighbours."""
+    width = 4
+    while 16 ** width < partitions * 16:
+        width += 1
+    return width
+
+
+class SyntheticKeys:
+    """The sorted keys of a generated tree, as a read-only sequence: `objects` keys
+    (`part-00000.parquet`, ...) under each of `partitions` directories `prefix` + `key=<hex>/`.
+    Directory i is named i * step in hex, zero-padded: ascending (so the sequence is sorted
+    without sorting it) and evenly spread over the names of its width, as random ids are.
+    Ten million keys cost nothing to hold: a key is made when a listing looks at it."""
+
+    def __init__(self, prefix, key, partitions, objects):
+        self.prefix, self.key, self.partitions, self.objects = prefix, key, partitions, objects
+        self.width = hex_width(partitions)
+        self.step = 16 ** self.width // partitions
+
+    def name(self, i):
+        return f"{self.key}={i * self.step:0{self.width}x}"
+
+    def index_of(self, value):
+        """The directory index of a partition value, or None when no directory has it."""
+        try:
+            number = int(value, 16)
+        except ValueError:
+            return None
+        i, rest = divmod(number, self.step)
+        return i if rest == 0 and 0 <= i < self.partitions and len(value) == self.width else None
+
+    def __len__(self):
+        return self.partitions * self.objects
+
+    def __getitem__(self, j):
+        if not 0 <= j < len(self):
+            raise IndexError(j)
+        p, f = divmod(j, self.objects)
+        return f"{self.prefix}{self.name(p)}/part-{f:05}.parquet"
+
+
+# What Glue answers for one partition, as a JSON template: the fields GetPartitions and
+# BatchGetPartition return (https://docs.aws.amazon.com/glue/latest/webapi/API_Partition.html),
+# with a table's worth of columns. A template filled by string formatting, not a dict dumped
+# per partition: a page of 1,000 is then a few milliseconds of Python, not tens.
+COLUMNS = ",".join(json.dumps({"Name": n, "Type": t}) for n, t in (
+    ("event_id", "string"), ("event_time", "timestamp"), ("user_id", "string"), ("session_id", "string"),
+    ("page", "string"), ("referrer", "string"), ("country", "string"), ("amount", "double")))
+PARTITION = ('{{"Values":[{value}],"DatabaseName":{database},"TableName":{table},"CreationTime":1764547200.0,'
+             '"LastAccessTime":1764547200.0,"StorageDescriptor":{{{columns}"Location":{location},'
+             '"InputFormat":"org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",'
+             '"OutputFormat":"org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",'
+             '"Compressed":false,"NumberOfBuckets":-1,"SerdeInfo":{{"SerializationLibrary":'
+             '"org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe","Parameters":{{"serialization.format":"1"}}}},'
+             '"BucketColumns":[],"SortColumns":[],"Parameters":{{}},"StoredAsSubDirectories":false}},'
+             '"Parameters":{{}},"CatalogId":"123456789012"}}')
+
+
+class SyntheticCatalog:
+    """One table's partitions in Glue, generated: directory i of `keys` is a partition unless
+    i is a multiple of `missing_every` (the partitions a repair must create) and was not
+    created since. Answers GetPartitions, BatchGetPartition and BatchCreatePartition as the
+    Glue API reference documents them; None for any other call (moto answers it)."""
+
+    def __init__(self, database, table, bucket, keys, missing_every=0):
+        self.database, self.table, self.bucket, self.keys = database, table, bucket, keys
+        self.missing_every = missing_every
+        self.created = set()
+
+    def exists(self, i):
+        return not (self.missing_every and i % self.missing_every == 0) or i in self.created
+
+    def partition(self, i, columns=True):
+        value = self.keys.name(i).split("=", 1)[1]
+        return PARTITION.format(
+            value=json.dumps(value), database=json.dumps(self.database), table=json.dumps(self.table),
+            columns=f'"Columns":[{COLUMNS}],' if columns else "",
+            location=json.dumps(f"s3://{self.bucket}/{self.keys.prefix}{self.keys.key}={value}/"))
+
+    def answer(self, op, request):
+        """(status, JSON body) for the table's own calls; None for calls moto answers."""
+        if request.get("DatabaseName") != self.database or request.get("TableName") != self.table:
+            return None
+        if op == "GetPartitions":
+            return self.get_partitions(request)
+        if op == "BatchGetPartition":
+            asked = request.get("PartitionsToGet", [])
+            if len(asked) > 1000:
+                return invalid("Value at 'partitionsToGet' failed to satisfy constraint: Member must have "
+                               "length less than or equal to 1000")
+            found = [self.partition(i) for i in (self.keys.index_of(v["Values"][0]) for v in asked)
+                     if i is not None and self.exists(i)]
+            return 200, '{"Partitions":[' + ",".join(found) + '],"UnprocessedKeys":[]}'
+        if op == "BatchCreatePartition":
+            errors = []
+            for entry in request.get("PartitionInputList", []):
+                values = entry["Values"]
+                i = self.keys.index_of(values[0])
+                if i is not None and self.exists(i):
+                    errors.append({"PartitionValues": values, "ErrorDetail": {
+                        "ErrorCode": "AlreadyExistsException", "ErrorMessage": "Partition already exists."}})
+                elif i is not None:
+                    self.created.add(i)
+            return 200, json.dumps({"Errors": errors})
+        return None
+
+    def get_partitions(self, request):
+        """A page of one segment. Segments are disjoint (partition i is in segment
+        i mod TotalSegments) and pages follow in order; the token is the next index."""
+        max_results = request.get("MaxResults", 1000)
+        segment = request.get("Segment", {"SegmentNumber": 0, "TotalSegments": 1})
+        number, total = segment.get("SegmentNumber", 0), segment.get("TotalSegments", 1)
+        if not 1 <= max_results <= 1000:
+            return invalid("Value at 'maxResults' failed to satisfy constraint: Member must have value "
+                           "less than or equal to 1000 and greater than or equal to 1")
+        if not (1 <= total <= 10 and 0 <= number < total):
+            return invalid("Value at 'segment' failed to satisfy constraint: TotalSegments is 1 to 10 and "
+                           "SegmentNumber below it")
+        token = request.get("NextToken")
+        start = int(token.split("-", 1)[1]) if token else number
+        columns = not request.get("ExcludeColumnSchema", False)
+        page, i = [], start
+        while i < self.keys.partitions and len(page) < max_results:
+            if self.exists(i):
+                page.append(self.partition(i, columns))
+            i += total
+        body = '{"Partitions":[' + ",".join(page) + "]"
+        if i < self.keys.partitions:
+            body += f',"NextToken":"synthetic-{i}"'
+        return 200, body + "}"
+
+
+def invalid(message):
+    return 400, json.dumps({"__type": "ValidationException", "message": f"1 validation error detected: {message}"})
+
+
+def segment_of(partition, total):
+    """A moto partition's segment when GetPartitions is paged: a stable hash of its values, as
+    Glue spreads a table's partitions over the segments of a parallel read."""
+    return zlib.crc32(json.dumps(partition["Values"]).encode()) % total
+
+
 class Proxy:
     def __init__(self, upstream, list_ms, s3_ms, glue_ms):
         self.upstream = upstream
         self.latency = {"list": list_ms, "s3": s3_ms, "glue": glue_ms}
         self.indexes = {}
+        self.synthetic = None
+        self.glue_paging = False
+        # A paged read of moto's whole answer, kept between its pages: (request, segment) -> partitions.
+        self.snapshots = {}
         self.throttle = None
         self.random = random.Random(17)
         self.reset()
@@ -251,6 +418,8 @@ class Proxy:
                 payload = self.indexes[bucket].answer(bucket, query)
                 out_headers = [("content-type", "application/xml"), ("x-amz-request-id", "index")]
                 record["index"] = True
+            elif kind == "glue" and (self.synthetic or (self.glue_paging and op == "GetPartitions")):
+                status, out_headers, payload = await self.glue(method, target, headers, body, op, record)
             else:
                 status, out_headers, payload = await self.forward(method, target, headers, body)
             record["moto_end"] = time.monotonic()
@@ -260,6 +429,53 @@ class Proxy:
             self.kind_in_flight[kind] -= 1
             record["end"] = time.monotonic()
             self.records.append(record)
+
+    async def glue(self, method, target, headers, body, op, record):
+        """A Glue call answered by the synthetic table, or paged over moto's answer."""
+        request = json.loads(body or b"{}")
+        answered = self.synthetic.answer(op, request) if self.synthetic else None
+        if answered is None and self.glue_paging and op == "GetPartitions":
+            answered = await self.paged(method, target, headers, request)
+        if answered is None:
+            return await self.forward(method, target, headers, body)
+        record["synthetic"] = True
+        status, payload = answered
+        reason = "OK" if status == 200 else "Bad Request"
+        return (f"HTTP/1.1 {status} {reason}", [("content-type", "application/x-amz-json-1.1")],
+                payload.encode() if isinstance(payload, str) else payload)
+
+    async def paged(self, method, target, headers, request):
+        """GetPartitions paged as Glue pages it: moto's whole answer to the request without its
+        paging, its segment's share, sorted, cut at MaxResults; the token is an offset."""
+        max_results = request.get("MaxResults", 1000)
+        segment = request.get("Segment", {"SegmentNumber": 0, "TotalSegments": 1})
+        number, total = segment.get("SegmentNumber", 0), segment.get("TotalSegments", 1)
+        if not 1 <= max_results <= 1000 or not (1 <= total <= 10 and 0 <= number < total):
+            return invalid("MaxResults is 1 to 1,000, TotalSegments 1 to 10 and SegmentNumber below it")
+        token = request.get("NextToken")
+        offset = int(token.split("-", 1)[1]) if token else 0
+        whole = {k: v for k, v in request.items() if k not in ("NextToken", "MaxResults", "Segment")}
+        read = (json.dumps(whole, sort_keys=True), number, total)
+        partitions = self.snapshots.get(read) if offset else None
+        if partitions is None:
+            data = json.dumps(whole).encode()
+            forwarded = dict(headers, **{"content-length": str(len(data))})
+            status, _, payload = await self.forward(method, target, forwarded, data)
+            if not status.split()[1] == "200":
+                return int(status.split()[1]), payload
+            partitions = [p for p in json.loads(payload).get("Partitions", []) if segment_of(p, total) == number]
+            partitions.sort(key=lambda p: p["Values"])
+            self.snapshots[read] = partitions
+        page = partitions[offset:offset + max_results]
+        if whole.get("ExcludeColumnSchema"):
+            for p in page:
+                p.get("StorageDescriptor", {}).pop("Columns", None)
+        answer = {"Partitions": page}
+        if offset + max_results < len(partitions):
+            answer["NextToken"] = f"paged-{offset + max_results}"
+        else:
+            self.snapshots.pop(read, None)
+        return 200, json.dumps(answer)
 
     def control(self, method, target, body):
         ok = ("HTTP/1.1 200 OK", [("content-type", "application/json")])
@@ -272,6 +488,8 @@ class Proxy:
                     self.latency[kind] = settings[f"{kind}_ms"]
             if "throttle" in settings:
                 self.throttle = settings["throttle"]
+            if "glue_paging" in settings:
+                self.glue_paging = settings["glue_paging"]
             self.reset()
             return (*ok, b"{}")
         if target.startswith("/__proxy/index"):
@@ -281,6 +499,18 @@ class Proxy:
                     self.indexes[spec["bucket"]] = Index(line.rstrip("\n") for line in f)
             else:
                 self.indexes.pop(spec["bucket"], None)
+            return (*ok, b"{}")
+        if target.startswith("/__proxy/synthetic"):
+            spec = json.loads(body)
+            if spec.get("table"):
+                keys = SyntheticKeys(spec["prefix"], spec["key"], spec["partitions"], spec["objects"])
+                self.indexes[spec["bucket"]] = Index(keys, presorted=True)
+                self.synthetic = SyntheticCatalog(spec["database"], spec["table"], spec["bucket"], keys,
+                                                  spec.get("missing_every", 0))
+            else:
+                if self.synthetic:
+                    self.indexes.pop(self.synthetic.bucket, None)
+                self.synthetic = None
             return (*ok, b"{}")
         return (*ok, b"{}")
 
