@@ -24,32 +24,30 @@ Control (bucket names cannot start with "_", so these never shadow S3):
 - POST /__proxy/compare {"requests": [{"bucket", "query"}]}: each listing answered by the index
                         and by moto, compared entry by entry; the mismatches;
 - POST /__proxy/synthetic {"database", "table", "bucket", "prefix", "key", "partitions",
-                        "objects", "missing_every"}: a table of any size without moto holding
-                        it (bench/lake.py: ten million partitions). Its bucket's listings come
-                        from a generated sorted index (`SyntheticKeys`: `objects` keys under
-                        each of `partitions` directories `prefix` + `key=<hex>/`), and its
+                        "objects", "days", "missing_every"}: a table of any size without moto
+                        holding it (bench/lake.py: ten million partitions). Its bucket's
+                        listings come from a generated sorted index (`SyntheticKeys`: `objects`
+                        keys under each of `partitions` directories `prefix` + `key=<hex>/`,
+                        or `dt=<date>/key=<hex>/` over the `days` up to today), and its
                         GetPartitions, BatchGetPartition and BatchCreatePartition from a
                         generated catalog of the same partitions (`SyntheticCatalog`), every
-                        `missing_every`-th one absent until created; GetTable and the rest
-                        still go to moto, which must hold the table. {"table": null} drops it.
-
-With {"glue_paging": true} in a reset, moto's GetPartitions answers are paged as Glue pages them
-(moto returns a table's every partition at once, ignoring MaxResults, NextToken and Segment):
-at most MaxResults (1 to 1,000) a page with a NextToken, each of TotalSegments (1 to 10)
-segments holding its own disjoint share. https://docs.aws.amazon.com/glue/latest/webapi/API_GetPartitions.html
+                        `missing_every`-th one absent until created (DeletePartition too); GetTable and the rest
+                        still go to moto, which must hold the table. {"table": null} drops it;
+                        {"table", "keep_catalog": true, "drop_every": k} empties every k-th
+                        directory of the table's data and keeps its catalog (a prune's case).
 """
 
 import argparse
 import asyncio
 import base64
 import bisect
+import calendar
 import json
 import random
 import sys
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
-import zlib
 
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 END = "\U0010ffff"
@@ -162,35 +160,70 @@ def hex_width(partitions):
 
 class SyntheticKeys:
     """The sorted keys of a generated tree, as a read-only sequence: `objects` keys
-    (`part-00000.parquet`, ...) under each of `partitions` directories `prefix` + `key=<hex>/`.
-    Directory i is named i * step in hex, zero-padded: ascending (so the sequence is sorted
-    without sorting it) and evenly spread over the names of its width, as random ids are.
-    Ten million keys cost nothing to hold: a key is made when a listing looks at it."""
+    (`part-00000.parquet`, ...) under each of `partitions` directories `prefix` + `key=<hex>/`,
+    or, with `days`, `prefix` + `dt=<date>/key=<hex>/` (the days ending today, as many ids a
+    day). An id is its index times a step, in hex, zero-padded: ascending (so the sequence is
+    sorted without sorting it) and evenly spread over the names of its width, as random ids
+    are. Ten million keys cost nothing to hold: a key is made when a listing looks at it."""
 
-    def __init__(self, prefix, key, partitions, objects):
-        self.prefix, self.key, self.partitions, self.objects = prefix, key, partitions, objects
-        self.width = hex_width(partitions)
-        self.step = 16 ** self.width // partitions
+    def __init__(self, prefix, key, partitions, objects, days=0, drop_every=0):
+        self.prefix, self.key, self.objects, self.days = prefix, key, objects, days
+        # Every `drop_every`-th directory holds no object (its data deleted): a pruning pass
+        # finds it empty. Directories keep their index i; the listing skips the empty ones.
+        self.drop_every = drop_every
+        self.per_day = partitions // days if days else partitions
+        self.partitions = self.per_day * (days or 1)
+        self.width = hex_width(self.per_day)
+        self.step = 16 ** self.width // self.per_day
+        today = int(time.time()) // 86400
+        self.first_day = today - days + 1
+
+    def values(self, i):
+        """The partition values of directory i."""
+        day, j = divmod(i, self.per_day)
+        id_ = f"{j * self.step:0{self.width}x}"
+        if not self.days:
+            return [id_]
+        return [time.strftime("%Y-%m-%d", time.gmtime((self.first_day + day) * 86400)), id_]
 
     def name(self, i):
-        return f"{self.key}={i * self.step:0{self.width}x}"
+        """Directory i under the prefix, without its trailing slash."""
+        values = self.values(i)
+        return (f"dt={values[0]}/" if self.days else "") + f"{self.key}={values[-1]}"
 
-    def index_of(self, value):
-        """The directory index of a partition value, or None when no directory has it."""
+    def index_of(self, values):
+        """The directory index of partition values, or None when no directory has them."""
+        if len(values) != (2 if self.days else 1) or len(values[-1]) != self.width:
+            return None
+        day = 0
+        if self.days:
+            try:
+                day = calendar.timegm(time.strptime(values[0], "%Y-%m-%d")) // 86400 - self.first_day
+            except ValueError:
+                return None
+            if not 0 <= day < self.days:
+                return None
         try:
-            number = int(value, 16)
+            j, rest = divmod(int(values[-1], 16), self.step)
         except ValueError:
             return None
-        i, rest = divmod(number, self.step)
-        return i if rest == 0 and 0 <= i < self.partitions and len(value) == self.width else None
+        return day * self.per_day + j if rest == 0 and 0 <= j < self.per_day else None
+
+    def present(self):
+        """Directories that hold objects."""
+        return self.partitions - (self.partitions // self.drop_every if self.drop_every else 0)
 
     def __len__(self):
-        return self.partitions * self.objects
+        return self.present() * self.objects
 
     def __getitem__(self, j):
         if not 0 <= j < len(self):
             raise IndexError(j)
         p, f = divmod(j, self.objects)
+        if self.drop_every:
+            # Of each run of `drop_every` directories, the first drop_every - 1 hold objects.
+            block, at = divmod(p, self.drop_every - 1)
+            p = block * self.drop_every + at
         return f"{self.prefix}{self.name(p)}/part-{f:05}.parquet"
 
 
@@ -215,22 +248,24 @@ class SyntheticCatalog:
     """One table's partitions in Glue, generated: directory i of `keys` is a partition unless
     i is a multiple of `missing_every` (the partitions a repair must create) and was not
     created since. Answers GetPartitions, BatchGetPartition and BatchCreatePartition as the
-    Glue API reference documents them; None for any other call (moto answers it)."""
+    Glue API reference documents them, and DeletePartition; None for any other call (moto
+    answers it)."""
 
     def __init__(self, database, table, bucket, keys, missing_every=0):
         self.database, self.table, self.bucket, self.keys = database, table, bucket, keys
         self.missing_every = missing_every
-        self.created = set()
+        self.created, self.deleted = set(), set()
 
     def exists(self, i):
+        if i in self.deleted:
+            return False
         return not (self.missing_every and i % self.missing_every == 0) or i in self.created
 
     def partition(self, i, columns=True):
-        value = self.keys.name(i).split("=", 1)[1]
         return PARTITION.format(
-            value=json.dumps(value), database=json.dumps(self.database), table=json.dumps(self.table),
-            columns=f'"Columns":[{COLUMNS}],' if columns else "",
-            location=json.dumps(f"s3://{self.bucket}/{self.keys.prefix}{self.keys.key}={value}/"))
+            value=",".join(json.dumps(v) for v in self.keys.values(i)), database=json.dumps(self.database),
+            table=json.dumps(self.table), columns=f'"Columns":[{COLUMNS}],' if columns else "",
+            location=json.dumps(f"s3://{self.bucket}/{self.keys.prefix}{self.keys.name(i)}/"))
 
     def answer(self, op, request):
         """(status, JSON body) for the table's own calls; None for calls moto answers."""
@@ -243,20 +278,27 @@ class SyntheticCatalog:
             if len(asked) > 1000:
                 return invalid("Value at 'partitionsToGet' failed to satisfy constraint: Member must have "
                                "length less than or equal to 1000")
-            found = [self.partition(i) for i in (self.keys.index_of(v["Values"][0]) for v in asked)
+            found = [self.partition(i) for i in (self.keys.index_of(v["Values"]) for v in asked)
                      if i is not None and self.exists(i)]
             return 200, '{"Partitions":[' + ",".join(found) + '],"UnprocessedKeys":[]}'
         if op == "BatchCreatePartition":
             errors = []
             for entry in request.get("PartitionInputList", []):
                 values = entry["Values"]
-                i = self.keys.index_of(values[0])
+                i = self.keys.index_of(values)
                 if i is not None and self.exists(i):
                     errors.append({"PartitionValues": values, "ErrorDetail": {
                         "ErrorCode": "AlreadyExistsException", "ErrorMessage": "Partition already exists."}})
                 elif i is not None:
                     self.created.add(i)
+                    self.deleted.discard(i)
             return 200, json.dumps({"Errors": errors})
+        if op == "DeletePartition":
+            i = self.keys.index_of(request.get("PartitionValues", []))
+            if i is None or not self.exists(i):
+                return 400, json.dumps({"__type": "EntityNotFoundException", "message": "Partition not found."})
+            self.deleted.add(i)
+            return 200, "{}"
         return None
 
     def get_partitions(self, request):
@@ -289,21 +331,12 @@ def invalid(message):
     return 400, json.dumps({"__type": "ValidationException", "message": f"1 validation error detected: {message}"})
 
 
-def segment_of(partition, total):
-    """A moto partition's segment when GetPartitions is paged: a stable hash of its values, as
-    Glue spreads a table's partitions over the segments of a parallel read."""
-    return zlib.crc32(json.dumps(partition["Values"]).encode()) % total
-
-
 class Proxy:
     def __init__(self, upstream, list_ms, s3_ms, glue_ms):
         self.upstream = upstream
         self.latency = {"list": list_ms, "s3": s3_ms, "glue": glue_ms}
         self.indexes = {}
         self.synthetic = None
-        self.glue_paging = False
-        # A paged read of moto's whole answer, kept between its pages: (request, segment) -> partitions.
-        self.snapshots = {}
         self.throttle = None
         self.random = random.Random(17)
         self.reset()
@@ -418,7 +451,7 @@ class Proxy:
                 payload = self.indexes[bucket].answer(bucket, query)
                 out_headers = [("content-type", "application/xml"), ("x-amz-request-id", "index")]
                 record["index"] = True
-            elif kind == "glue" and (self.synthetic or (self.glue_paging and op == "GetPartitions")):
+            elif kind == "glue" and self.synthetic:
                 status, out_headers, payload = await self.glue(method, target, headers, body, op, record)
             else:
                 status, out_headers, payload = await self.forward(method, target, headers, body)
@@ -431,11 +464,8 @@ class Proxy:
             self.records.append(record)
 
     async def glue(self, method, target, headers, body, op, record):
-        """A Glue call answered by the synthetic table, or paged over moto's answer."""
-        request = json.loads(body or b"{}")
-        answered = self.synthetic.answer(op, request) if self.synthetic else None
-        if answered is None and self.glue_paging and op == "GetPartitions":
-            answered = await self.paged(method, target, headers, request)
+        """A Glue call answered by the synthetic table (moto answers what it does not)."""
+        answered = self.synthetic.answer(op, json.loads(body or b"{}"))
         if answered is None:
             return await self.forward(method, target, headers, body)
         record["synthetic"] = True
@@ -443,39 +473,6 @@ class Proxy:
         reason = "OK" if status == 200 else "Bad Request"
         return (f"HTTP/1.1 {status} {reason}", [("content-type", "application/x-amz-json-1.1")],
                 payload.encode() if isinstance(payload, str) else payload)
-
-    async def paged(self, method, target, headers, request):
-        """GetPartitions paged as Glue pages it: moto's whole answer to the request without its
-        paging, its segment's share, sorted, cut at MaxResults; the token is an offset."""
-        max_results = request.get("MaxResults", 1000)
-        segment = request.get("Segment", {"SegmentNumber": 0, "TotalSegments": 1})
-        number, total = segment.get("SegmentNumber", 0), segment.get("TotalSegments", 1)
-        if not 1 <= max_results <= 1000 or not (1 <= total <= 10 and 0 <= number < total):
-            return invalid("MaxResults is 1 to 1,000, TotalSegments 1 to 10 and SegmentNumber below it")
-        token = request.get("NextToken")
-        offset = int(token.split("-", 1)[1]) if token else 0
-        whole = {k: v for k, v in request.items() if k not in ("NextToken", "MaxResults", "Segment")}
-        read = (json.dumps(whole, sort_keys=True), number, total)
-        partitions = self.snapshots.get(read) if offset else None
-        if partitions is None:
-            data = json.dumps(whole).encode()
-            forwarded = dict(headers, **{"content-length": str(len(data))})
-            status, _, payload = await self.forward(method, target, forwarded, data)
-            if not status.split()[1] == "200":
-                return int(status.split()[1]), payload
-            partitions = [p for p in json.loads(payload).get("Partitions", []) if segment_of(p, total) == number]
-            partitions.sort(key=lambda p: p["Values"])
-            self.snapshots[read] = partitions
-        page = partitions[offset:offset + max_results]
-        if whole.get("ExcludeColumnSchema"):
-            for p in page:
-                p.get("StorageDescriptor", {}).pop("Columns", None)
-        answer = {"Partitions": page}
-        if offset + max_results < len(partitions):
-            answer["NextToken"] = f"paged-{offset + max_results}"
-        else:
-            self.snapshots.pop(read, None)
-        return 200, json.dumps(answer)
 
     def control(self, method, target, body):
         ok = ("HTTP/1.1 200 OK", [("content-type", "application/json")])
@@ -488,8 +485,6 @@ class Proxy:
                     self.latency[kind] = settings[f"{kind}_ms"]
             if "throttle" in settings:
                 self.throttle = settings["throttle"]
-            if "glue_paging" in settings:
-                self.glue_paging = settings["glue_paging"]
             self.reset()
             return (*ok, b"{}")
         if target.startswith("/__proxy/index"):
@@ -502,8 +497,12 @@ class Proxy:
             return (*ok, b"{}")
         if target.startswith("/__proxy/synthetic"):
             spec = json.loads(body)
-            if spec.get("table"):
-                keys = SyntheticKeys(spec["prefix"], spec["key"], spec["partitions"], spec["objects"])
+            if spec.get("table") and spec.get("keep_catalog") and self.synthetic:
+                # The same table and catalog, its data changed: some directories emptied.
+                self.synthetic.keys.drop_every = spec.get("drop_every", 0)
+            elif spec.get("table"):
+                keys = SyntheticKeys(spec["prefix"], spec["key"], spec["partitions"], spec["objects"],
+                                     spec.get("days", 0), spec.get("drop_every", 0))
                 self.indexes[spec["bucket"]] = Index(keys, presorted=True)
                 self.synthetic = SyntheticCatalog(spec["database"], spec["table"], spec["bucket"], keys,
                                                   spec.get("missing_every", 0))
