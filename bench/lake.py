@@ -668,6 +668,9 @@ def main():
     repairs["nightly repair, 3 days of 1,095 (measured walk)"] = project_nightly(costs, out["nightly"], DEFAULTS)
     out["projection"] = {"lake": {"partitions": LAKE_SIZE[0], "objects": LAKE_SIZE[1], "days": LAKE_DAYS},
                          "repairs": repairs, "verdicts": verdicts}
+    # Which figures are the binary's own, and which the model's.
+    out["kinds"] = {"measured": ["split", "catalog_reads", "memory", "nightly", "answers"],
+                    "projected": ["model (inputs: measured costs and AWS latencies)", "executions", "projection"]}
     out["took_s"] = dict(took, total=round(time.perf_counter() - started, 1))
     print_tables(out)
     print(f"\n(the lake benchmark took {out['took_s']['total']} s: "
