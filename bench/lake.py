@@ -315,18 +315,24 @@ def memory(lake, smoke):
     print(f"  sync --prune of {partitions:,} partitions: {out['sync --prune']['peak_rss_mib']} MiB, "
           f"{out['sync --prune']['wall_s']} s", file=sys.stderr)
     # CPU per page: a backfill that finds everything registered, at 1 and 100 objects a
-    # partition (1,000 and 10 partitions a page); the split's own listings are few.
+    # partition (1,000 and 10 partitions a page); the split's own listings are few. The
+    # machine is shared: the median of three runs (one in smoke).
     for label, n, objects in (("1 object a partition", 2_000 if smoke else 1_000_000, 1),
                               ("100 objects a partition", 20 if smoke else 20_000, 100)):
         table = lake.synthetic(f"cpu_{objects}", n, objects)
-        lake.reset(NO_LATENCY)
-        command = [lake.binary, "backfill", "--table", table, "--checkpoint", lake.checkpoint_dir(f"cpu-{objects}")]
-        result = run_measured(command, lake.env(table))
-        if result["status"] != 0:
-            sys.exit(f"backfill of {table} exited {result['status']}: {result['stderr'][-3000:]}")
-        summary = sync_summary(result["stderr"])
-        out[label] = {"partitions": n, "objects": n * objects, "pages": summary["pages"], "cpu_s": round(result["cpu_s"], 2),
-                      "cpu_ms_per_page": round(result["cpu_s"] / max(1, summary["pages"]) * 1000, 3),
+        tries = []
+        for attempt in range(1 if smoke else 3):
+            lake.reset(NO_LATENCY)
+            command = [lake.binary, "backfill", "--table", table,
+                       "--checkpoint", lake.checkpoint_dir(f"cpu-{objects}-{attempt}")]
+            result = run_measured(command, lake.env(table))
+            if result["status"] != 0:
+                sys.exit(f"backfill of {table} exited {result['status']}: {result['stderr'][-3000:]}")
+            tries.append((result["cpu_s"], sync_summary(result["stderr"])["pages"], result))
+        cpu_s, pages, result = sorted(tries, key=lambda t: t[0])[len(tries) // 2]
+        out[label] = {"partitions": n, "objects": n * objects, "pages": pages, "cpu_s": round(cpu_s, 2),
+                      "cpu_ms_per_page": round(cpu_s / max(1, pages) * 1000, 3),
+                      "cpu_s_tries": [round(t[0], 2) for t in tries],
                       "peak_rss_mib": round(result["peak_rss_mib"], 1), "wall_s": round(result["wall_s"], 1)}
     return out
 
@@ -339,7 +345,8 @@ def answers(lake, smoke, storm):
     `timeout` seconds, so that group runs stop at their deadline and go on from S3
     checkpoints. The largest answer of each kind, runs, function errors, Glue attempts."""
     partitions, objects = (2_000, 10) if smoke else (200_000, 10)
-    name = "answers_storm" if storm else "answers"
+    # Names of one length, so that the answers of the two passes compare byte for byte.
+    name = "answers_storm" if storm else "answers_quiet"
     # A tenth of the partitions missing from the catalog: the runs create them (and, in the
     # storm, retry and name what stays throttled).
     table = lake.synthetic(name, partitions, objects, missing_every=10)
