@@ -28,7 +28,8 @@ Projected (a model, from those measurements; see project_repair):
  5. a billion objects in 10 million partitions with the module's defaults: wall time,
     executions, and the dollars of a full repair and of a windowed nightly one.
 
-Usage: lake.py BINARY [--smoke] [--results bench/results.json]
+Usage: lake.py BINARY [--smoke] [--results bench/results.json] [--model-only]
+(--model-only projects again from the measurements in the results file, measuring nothing.)
 """
 
 import argparse
@@ -446,7 +447,10 @@ def project_repair(costs, partitions, objects, settings, split, storm=False, pru
     runs_per_group = max(1, math.ceil(seconds / walk_per_run))
     # Each run after the first pays its start and the drain of the one before.
     group_s = seconds + runs_per_group * RUN_START_S + (runs_per_group - 1) * DRAIN_S
-    group_runs = runs_per_group * walked_groups
+    if storm:
+        # A run the storm failed is run again from its checkpoint after the Retry's 10 s:
+        # its time again, at the measured rate of failed runs.
+        group_s += costs.storm_errors_per_run * (group_s + 10 * runs_per_group)
     waves = math.ceil(walked_groups / concurrency)
     # The finish: with prune, one read of the catalog (1,000 a page, 8 pages in flight).
     finish_s = RUN_START_S + (pages_of(partitions) * AWS_LATENCY["glue_ms"] / 1000 / GLUE_IN_FLIGHT if prune else 0)
@@ -605,26 +609,41 @@ def print_tables(out):
 
 # --- The run -------------------------------------------------------------------------------
 
+def measure_all(binary, smoke):
+    """Every measurement, and the seconds each took."""
+    lake = Lake(binary)
+    out, took = {}, {}
+    try:
+        for name, measure in (("split", split_listings), ("catalog_reads", catalog_reads), ("memory", memory),
+                              ("nightly", nightly)):
+            t = time.perf_counter()
+            out[name] = measure(lake, smoke)
+            took[name] = round(time.perf_counter() - t, 1)
+        t = time.perf_counter()
+        out["answers"] = {"calm": answers(lake, smoke, storm=False), "storm": answers(lake, smoke, storm=True)}
+        took["answers"] = round(time.perf_counter() - t, 1)
+    finally:
+        lake.stop()
+    return out, took
+
+
 def main():
     args = argparse.ArgumentParser()
     args.add_argument("binary")
     args.add_argument("--smoke", action="store_true")
     args.add_argument("--results", default="bench/results.json")
+    # The model again over the measurements a run saved (seconds, not minutes): for changing
+    # the model, not the figures it starts from.
+    args.add_argument("--model-only", action="store_true")
     a = args.parse_args()
-    lake = Lake(os.path.abspath(a.binary))
-    out, took = {}, {}
     started = time.perf_counter()
-    try:
-        for name, measure in (("split", split_listings), ("catalog_reads", catalog_reads), ("memory", memory),
-                              ("nightly", nightly)):
-            t = time.perf_counter()
-            out[name] = measure(lake, a.smoke)
-            took[name] = round(time.perf_counter() - t, 1)
-        t = time.perf_counter()
-        out["answers"] = {"calm": answers(lake, a.smoke, storm=False), "storm": answers(lake, a.smoke, storm=True)}
-        took["answers"] = round(time.perf_counter() - t, 1)
-    finally:
-        lake.stop()
+    if a.model_only:
+        with open(a.results) as f:
+            saved = json.load(f)["lake"]
+        out = {k: v for k, v in saved.items() if k in ("split", "catalog_reads", "memory", "nightly", "answers")}
+        took = {k: v for k, v in saved["took_s"].items() if k != "total"}
+    else:
+        out, took = measure_all(os.path.abspath(a.binary), a.smoke)
     costs = Costs(out["memory"], out["answers"]["calm"], out["answers"]["storm"])
     out["model"] = {"cpu_ms_per_page": round(costs.cpu_per_page * 1000, 4),
                     "cpu_ms_per_partition": round(costs.cpu_per_partition * 1000, 5),
@@ -678,7 +697,8 @@ def main():
     # Which figures are the binary's own, and which the model's.
     out["kinds"] = {"measured": ["split", "catalog_reads", "memory", "nightly", "answers"],
                     "projected": ["model (inputs: measured costs and AWS latencies)", "executions", "projection"]}
-    out["took_s"] = dict(took, total=round(time.perf_counter() - started, 1))
+    out["took_s"] = dict(took, total=(saved["took_s"]["total"] if a.model_only
+                                      else round(time.perf_counter() - started, 1)))
     print_tables(out)
     print(f"\n(the lake benchmark took {out['took_s']['total']} s: "
           + ", ".join(f"{k} {v} s" for k, v in took.items()) + ")")
