@@ -120,6 +120,7 @@ bench-smoke: venv
 	$(PY) bench/backfill.py $(BIN) --smoke
 	$(PY) bench/cpu.py $(BIN) --smoke
 	$(PY) bench/scale.py $(BIN) --smoke
+	$(PY) bench/lake.py $(BIN) --smoke
 
 # Query at once: Hive and template layouts registered, then read back with SQL over exactly
 # the partitions Glue lists (tests/query/run.py).
@@ -149,8 +150,10 @@ test: venv lint unit terraform-check deploy-test query-test fuzz check-package p
 # The figures of docs/performance.md: criterion for planning (CPU time), then the shipped
 # binary against moto: as Lambda runs it, backfilling three trees, and its whole process's
 # CPU on a 10,000-record batch, and backfill at scale under AWS latency beside glutil
-# (bench/scale.py). Writes bench/results.json. The binary runs on this machine:
-# the x86_64 build.
+# (bench/scale.py), and the repair at lake scale: the split of a wide first level, Glue reads
+# per pass, peak RSS over a synthetic catalog of 10 million partitions, and a model of the
+# state machine's executions and of a billion objects' repair (bench/lake.py, several
+# minutes). Writes bench/results.json. The binary runs on this machine: the x86_64 build.
 bench: ARCH = x86_64
 bench: venv package
 	CRITERION_HOME=$(TARGET_DIR)/criterion cargo bench -p registrar-core --bench planning --locked
@@ -158,6 +161,7 @@ bench: venv package
 	$(PY) bench/backfill.py $(LAMBDA_BIN) --results bench/results.json
 	$(PY) bench/cpu.py $(LAMBDA_BIN) --results bench/results.json
 	$(PY) bench/scale.py $(LAMBDA_BIN) --results bench/results.json
+	$(PY) bench/lake.py $(LAMBDA_BIN) --results bench/results.json
 
 # A backfill on demand of a deployed module: an execution of its repair state machine for
 # TABLE (database.table), with the environment's AWS credentials and region. TF_DIR is the

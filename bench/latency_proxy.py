@@ -22,13 +22,26 @@ Control (bucket names cannot start with "_", so these never shadow S3):
 - POST /__proxy/index   {"bucket", "file"}: answer that bucket's listings from the keys in file
                         (one per line); {"bucket", "file": null} drops it;
 - POST /__proxy/compare {"requests": [{"bucket", "query"}]}: each listing answered by the index
-                        and by moto, compared entry by entry; the mismatches.
+                        and by moto, compared entry by entry; the mismatches;
+- POST /__proxy/synthetic {"database", "table", "bucket", "prefix", "key", "partitions",
+                        "objects", "days", "missing_every"}: a table of any size without moto
+                        holding it (bench/lake.py: ten million partitions). Its bucket's
+                        listings come from a generated sorted index (`SyntheticKeys`: `objects`
+                        keys under each of `partitions` directories `prefix` + `key=<hex>/`,
+                        or `dt=<date>/key=<hex>/` over the `days` up to today), and its
+                        GetPartitions, BatchGetPartition and BatchCreatePartition from a
+                        generated catalog of the same partitions (`SyntheticCatalog`), every
+                        `missing_every`-th one absent until created (DeletePartition too); GetTable and the rest
+                        still go to moto, which must hold the table. {"table": null} drops it;
+                        {"table", "keep_catalog": true, "drop_every": k} empties every k-th
+                        directory of the table's data and keeps its catalog (a prune's case).
 """
 
 import argparse
 import asyncio
 import base64
 import bisect
+import calendar
 import json
 import random
 import sys
@@ -44,8 +57,10 @@ class Index:
     """One bucket's keys, sorted as S3 sorts them (UTF-8 bytes; Python's code-point order of
     str is the same order)."""
 
-    def __init__(self, keys):
-        self.keys = sorted(keys)
+    def __init__(self, keys, presorted=False):
+        # A generated index (SyntheticKeys) is already in order and too large to copy: any
+        # sequence with len() and [] will do, since the listing only bisects and indexes.
+        self.keys = keys if presorted else sorted(keys)
 
     def list(self, query):
         """(keys, common prefixes, truncated, next token) of one ListObjectsV2 request."""
@@ -132,11 +147,196 @@ def parsed_listing(body, url_encoded):
     return {"keys": keys, "prefixes": prefixes, "truncated": truncated}
 
 
+# --- A synthetic table: listings and catalog generated, for sizes moto cannot hold ---------
+
+def hex_width(partitions):
+    """Hex digits of a synthetic directory name: enough that names spread evenly over their
+    name space (as random ids do) with room between neighbours."""
+    width = 4
+    while 16 ** width < partitions * 16:
+        width += 1
+    return width
+
+
+class SyntheticKeys:
+    """The sorted keys of a generated tree, as a read-only sequence: `objects` keys
+    (`part-00000.parquet`, ...) under each of `partitions` directories `prefix` + `key=<hex>/`,
+    or, with `days`, `prefix` + `dt=<date>/key=<hex>/` (the days ending today, as many ids a
+    day). An id is its index times a step, in hex, zero-padded: ascending (so the sequence is
+    sorted without sorting it) and evenly spread over the names of its width, as random ids
+    are. Ten million keys cost nothing to hold: a key is made when a listing looks at it."""
+
+    def __init__(self, prefix, key, partitions, objects, days=0, drop_every=0):
+        self.prefix, self.key, self.objects, self.days = prefix, key, objects, days
+        # Every `drop_every`-th directory holds no object (its data deleted): a pruning pass
+        # finds it empty. Directories keep their index i; the listing skips the empty ones.
+        self.drop_every = drop_every
+        self.per_day = partitions // days if days else partitions
+        self.partitions = self.per_day * (days or 1)
+        self.width = hex_width(self.per_day)
+        self.step = 16 ** self.width // self.per_day
+        today = int(time.time()) // 86400
+        self.first_day = today - days + 1
+
+    def values(self, i):
+        """The partition values of directory i."""
+        day, j = divmod(i, self.per_day)
+        id_ = f"{j * self.step:0{self.width}x}"
+        if not self.days:
+            return [id_]
+        return [time.strftime("%Y-%m-%d", time.gmtime((self.first_day + day) * 86400)), id_]
+
+    def name(self, i):
+        """Directory i under the prefix, without its trailing slash."""
+        values = self.values(i)
+        return (f"dt={values[0]}/" if self.days else "") + f"{self.key}={values[-1]}"
+
+    def index_of(self, values):
+        """The directory index of partition values, or None when no directory has them."""
+        if len(values) != (2 if self.days else 1) or len(values[-1]) != self.width:
+            return None
+        day = 0
+        if self.days:
+            try:
+                day = calendar.timegm(time.strptime(values[0], "%Y-%m-%d")) // 86400 - self.first_day
+            except ValueError:
+                return None
+            if not 0 <= day < self.days:
+                return None
+        try:
+            j, rest = divmod(int(values[-1], 16), self.step)
+        except ValueError:
+            return None
+        return day * self.per_day + j if rest == 0 and 0 <= j < self.per_day else None
+
+    def present(self):
+        """Directories that hold objects."""
+        return self.partitions - (self.partitions // self.drop_every if self.drop_every else 0)
+
+    def __len__(self):
+        return self.present() * self.objects
+
+    def __getitem__(self, j):
+        if not 0 <= j < len(self):
+            raise IndexError(j)
+        p, f = divmod(j, self.objects)
+        if self.drop_every:
+            # Of each run of `drop_every` directories, the first drop_every - 1 hold objects.
+            block, at = divmod(p, self.drop_every - 1)
+            p = block * self.drop_every + at
+        return f"{self.prefix}{self.name(p)}/part-{f:05}.parquet"
+
+
+# What Glue answers for one partition, as a JSON template: the fields GetPartitions and
+# BatchGetPartition return (https://docs.aws.amazon.com/glue/latest/webapi/API_Partition.html),
+# with a table's worth of columns. A template filled by string formatting, not a dict dumped
+# per partition: a page of 1,000 is then a few milliseconds of Python, not tens.
+COLUMNS = ",".join(json.dumps({"Name": n, "Type": t}) for n, t in (
+    ("event_id", "string"), ("event_time", "timestamp"), ("user_id", "string"), ("session_id", "string"),
+    ("page", "string"), ("referrer", "string"), ("country", "string"), ("amount", "double")))
+PARTITION = ('{{"Values":[{value}],"DatabaseName":{database},"TableName":{table},"CreationTime":1764547200.0,'
+             '"LastAccessTime":1764547200.0,"StorageDescriptor":{{{columns}"Location":{location},'
+             '"InputFormat":"org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",'
+             '"OutputFormat":"org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",'
+             '"Compressed":false,"NumberOfBuckets":-1,"SerdeInfo":{{"SerializationLibrary":'
+             '"org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe","Parameters":{{"serialization.format":"1"}}}},'
+             '"BucketColumns":[],"SortColumns":[],"Parameters":{{}},"StoredAsSubDirectories":false}},'
+             '"Parameters":{{}},"CatalogId":"123456789012"}}')
+
+
+class SyntheticCatalog:
+    """One table's partitions in Glue, generated: directory i of `keys` is a partition unless
+    i is a multiple of `missing_every` (the partitions a repair must create) and was not
+    created since. Answers GetPartitions, BatchGetPartition and BatchCreatePartition as the
+    Glue API reference documents them, and DeletePartition; None for any other call (moto
+    answers it)."""
+
+    def __init__(self, database, table, bucket, keys, missing_every=0):
+        self.database, self.table, self.bucket, self.keys = database, table, bucket, keys
+        self.missing_every = missing_every
+        self.created, self.deleted = set(), set()
+
+    def exists(self, i):
+        if i in self.deleted:
+            return False
+        return not (self.missing_every and i % self.missing_every == 0) or i in self.created
+
+    def partition(self, i, columns=True):
+        return PARTITION.format(
+            value=",".join(json.dumps(v) for v in self.keys.values(i)), database=json.dumps(self.database),
+            table=json.dumps(self.table), columns=f'"Columns":[{COLUMNS}],' if columns else "",
+            location=json.dumps(f"s3://{self.bucket}/{self.keys.prefix}{self.keys.name(i)}/"))
+
+    def answer(self, op, request):
+        """(status, JSON body) for the table's own calls; None for calls moto answers."""
+        if request.get("DatabaseName") != self.database or request.get("TableName") != self.table:
+            return None
+        if op == "GetPartitions":
+            return self.get_partitions(request)
+        if op == "BatchGetPartition":
+            asked = request.get("PartitionsToGet", [])
+            if len(asked) > 1000:
+                return invalid("Value at 'partitionsToGet' failed to satisfy constraint: Member must have "
+                               "length less than or equal to 1000")
+            found = [self.partition(i) for i in (self.keys.index_of(v["Values"]) for v in asked)
+                     if i is not None and self.exists(i)]
+            return 200, '{"Partitions":[' + ",".join(found) + '],"UnprocessedKeys":[]}'
+        if op == "BatchCreatePartition":
+            errors = []
+            for entry in request.get("PartitionInputList", []):
+                values = entry["Values"]
+                i = self.keys.index_of(values)
+                if i is not None and self.exists(i):
+                    errors.append({"PartitionValues": values, "ErrorDetail": {
+                        "ErrorCode": "AlreadyExistsException", "ErrorMessage": "Partition already exists."}})
+                elif i is not None:
+                    self.created.add(i)
+                    self.deleted.discard(i)
+            return 200, json.dumps({"Errors": errors})
+        if op == "DeletePartition":
+            i = self.keys.index_of(request.get("PartitionValues", []))
+            if i is None or not self.exists(i):
+                return 400, json.dumps({"__type": "EntityNotFoundException", "message": "Partition not found."})
+            self.deleted.add(i)
+            return 200, "{}"
+        return None
+
+    def get_partitions(self, request):
+        """A page of one segment. Segments are disjoint (partition i is in segment
+        i mod TotalSegments) and pages follow in order; the token is the next index."""
+        max_results = request.get("MaxResults", 1000)
+        segment = request.get("Segment", {"SegmentNumber": 0, "TotalSegments": 1})
+        number, total = segment.get("SegmentNumber", 0), segment.get("TotalSegments", 1)
+        if not 1 <= max_results <= 1000:
+            return invalid("Value at 'maxResults' failed to satisfy constraint: Member must have value "
+                           "less than or equal to 1000 and greater than or equal to 1")
+        if not (1 <= total <= 10 and 0 <= number < total):
+            return invalid("Value at 'segment' failed to satisfy constraint: TotalSegments is 1 to 10 and "
+                           "SegmentNumber below it")
+        token = request.get("NextToken")
+        start = int(token.split("-", 1)[1]) if token else number
+        columns = not request.get("ExcludeColumnSchema", False)
+        page, i = [], start
+        while i < self.keys.partitions and len(page) < max_results:
+            if self.exists(i):
+                page.append(self.partition(i, columns))
+            i += total
+        body = '{"Partitions":[' + ",".join(page) + "]"
+        if i < self.keys.partitions:
+            body += f',"NextToken":"synthetic-{i}"'
+        return 200, body + "}"
+
+
+def invalid(message):
+    return 400, json.dumps({"__type": "ValidationException", "message": f"1 validation error detected: {message}"})
+
+
 class Proxy:
     def __init__(self, upstream, list_ms, s3_ms, glue_ms):
         self.upstream = upstream
         self.latency = {"list": list_ms, "s3": s3_ms, "glue": glue_ms}
         self.indexes = {}
+        self.synthetic = None
         self.throttle = None
         self.random = random.Random(17)
         self.reset()
@@ -251,6 +451,8 @@ class Proxy:
                 payload = self.indexes[bucket].answer(bucket, query)
                 out_headers = [("content-type", "application/xml"), ("x-amz-request-id", "index")]
                 record["index"] = True
+            elif kind == "glue" and self.synthetic:
+                status, out_headers, payload = await self.glue(method, target, headers, body, op, record)
             else:
                 status, out_headers, payload = await self.forward(method, target, headers, body)
             record["moto_end"] = time.monotonic()
@@ -260,6 +462,17 @@ class Proxy:
             self.kind_in_flight[kind] -= 1
             record["end"] = time.monotonic()
             self.records.append(record)
+
+    async def glue(self, method, target, headers, body, op, record):
+        """A Glue call answered by the synthetic table (moto answers what it does not)."""
+        answered = self.synthetic.answer(op, json.loads(body or b"{}"))
+        if answered is None:
+            return await self.forward(method, target, headers, body)
+        record["synthetic"] = True
+        status, payload = answered
+        reason = "OK" if status == 200 else "Bad Request"
+        return (f"HTTP/1.1 {status} {reason}", [("content-type", "application/x-amz-json-1.1")],
+                payload.encode() if isinstance(payload, str) else payload)
 
     def control(self, method, target, body):
         ok = ("HTTP/1.1 200 OK", [("content-type", "application/json")])
@@ -281,6 +494,22 @@ class Proxy:
                     self.indexes[spec["bucket"]] = Index(line.rstrip("\n") for line in f)
             else:
                 self.indexes.pop(spec["bucket"], None)
+            return (*ok, b"{}")
+        if target.startswith("/__proxy/synthetic"):
+            spec = json.loads(body)
+            if spec.get("table") and spec.get("keep_catalog") and self.synthetic:
+                # The same table and catalog, its data changed: some directories emptied.
+                self.synthetic.keys.drop_every = spec.get("drop_every", 0)
+            elif spec.get("table"):
+                keys = SyntheticKeys(spec["prefix"], spec["key"], spec["partitions"], spec["objects"],
+                                     spec.get("days", 0), spec.get("drop_every", 0))
+                self.indexes[spec["bucket"]] = Index(keys, presorted=True)
+                self.synthetic = SyntheticCatalog(spec["database"], spec["table"], spec["bucket"], keys,
+                                                  spec.get("missing_every", 0))
+            else:
+                if self.synthetic:
+                    self.indexes.pop(self.synthetic.bucket, None)
+                self.synthetic = None
             return (*ok, b"{}")
         return (*ok, b"{}")
 
