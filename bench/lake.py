@@ -61,12 +61,14 @@ NO_LATENCY = {"list_ms": 0, "s3_ms": 0, "glue_ms": 0}
 STORM = {"rate": 0.6, "operations": ["BatchGetPartition", "BatchCreatePartition"]}
 
 # The module's defaults (terraform/variables.tf) and the function's own (src/sync/mod.rs,
-# src/lambda.rs): a run walks until its deadline (the timeout less REPAIR_MARGIN, 5 s) less
-# its drain (3 s), with 16 listings and 8 Glue requests in flight, the table cut into at
-# most 128 units.
-DEFAULTS = {"repair_groups": 8, "repair_concurrency": 4, "repair_timeout": 900, "repair_memory_size": 1024}
-MARGIN_S, DRAIN_S = 5, 3
-LISTINGS_IN_FLIGHT, GLUE_IN_FLIGHT = 16, 8
+# src/lambda.rs): a run's Glue and S3 work ends at its deadline (the timeout less
+# REPAIR_MARGIN, 5 s) less what it keeps for its checkpoints (CHECKPOINT_RESERVE, 2 s), and
+# it lists until its drain (3 s) before that; a walk's listings in flight start at 16 and
+# grow to 64 (DEFAULT_CONCURRENCY) while S3 keeps up, one a unit; 8 Glue requests in flight;
+# the table cut into at most 128 units.
+DEFAULTS = {"repair_groups": 8, "repair_concurrency": 8, "repair_timeout": 900, "repair_memory_size": 1024}
+MARGIN_S, RESERVE_S, DRAIN_S = 5, 2, 3
+LISTINGS_IN_FLIGHT, GLUE_IN_FLIGHT = 64, 8
 # Lambda gives a function CPU in proportion to its memory: 1,769 MB is one vCPU
 # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html).
 MB_PER_VCPU = 1769
@@ -355,7 +357,9 @@ def answers(lake, smoke, storm):
     lake.reset(AWS_LATENCY, throttle=STORM if storm else None)
     fields = {"table": table, "prune": False, "update_schema": False, "window_days": None, "summary": True}
     sizes, errors, messages, runs = {}, {}, {}, {"group": 0, "finish": 0}
-    timeout = 9.0  # 1 s to walk after the 5 s margin and 3 s drain: groups stop and go on
+    # 1.5 s to list after the 5 s margin, the checkpoints' half second and the 3 s drain:
+    # groups stop and go on.
+    timeout = 10.0
 
     def call(kind, payload, seconds):
         # A run that failed for a reason the definition retries is run again, as its Retry
@@ -424,17 +428,17 @@ def project_repair(costs, partitions, objects, settings, split, storm=False, pru
     units, listings and wall time): the walk, runs, history, largest state, wall time, cost.
 
     The split's units are dealt to `repair_groups` groups; a group walks its units at once
-    (one listing in flight per unit, at most 16), at 80 ms a listing, unless its CPU (the
+    (one listing in flight per unit, at most 64), at 80 ms a listing, unless its CPU (the
     function's share of a vCPU at the measured seconds per page) or Glue (8 requests in
     flight at 60 ms; in a storm as many attempts per request as measured) binds; a run walks
-    until 8 s before its timeout, the next goes on from the checkpoint; `repair_concurrency`
+    until 10 s before its timeout, the next goes on from the checkpoint; `repair_concurrency`
     groups run at once. The catalog is complete (a repair): a check per 1,000 partitions."""
     groups, concurrency = settings["repair_groups"], settings["repair_concurrency"]
     timeout, memory = settings["repair_timeout"], settings["repair_memory_size"]
     vcpu = memory / MB_PER_VCPU
     per_page = min(1000, 1000 * partitions / objects)
     glue_factor = costs.storm_attempts if storm else 1.0
-    walk_per_run = timeout - MARGIN_S - DRAIN_S - RUN_START_S
+    walk_per_run = timeout - MARGIN_S - RESERVE_S - DRAIN_S - RUN_START_S
     units = split["units"]
     pages = pages_of(objects) + units  # a unit's last page is partial
     walked_groups = min(groups, units)
@@ -552,7 +556,7 @@ def fastest_settings(costs, partitions, objects, split, goal_min):
 # --- Tables --------------------------------------------------------------------------------
 
 def print_tables(out):
-    print("\nlake 1. the split run of a state machine's pass, at 80 ms a listing: listings it sent (at most 64) and units"
+    print("\nlake 1. the split run of a state machine's pass, at 80 ms a listing: listings it sent (at most 160) and units"
           " (measured)")
     print(f"{'tree':<44} {'objects':>13} {'split listings':>15} {'units':>6} {'groups':>7} {'wall s':>7}")
     for label, r in out["split"].items():
@@ -651,7 +655,7 @@ def main():
                     "storm_function_errors_per_run": round(costs.storm_errors_per_run, 3),
                     "list_ms": AWS_LATENCY["list_ms"], "glue_ms": AWS_LATENCY["glue_ms"],
                     "listings_in_flight": LISTINGS_IN_FLIGHT, "glue_in_flight": GLUE_IN_FLIGHT,
-                    "walk_s_per_run": DEFAULTS["repair_timeout"] - MARGIN_S - DRAIN_S - RUN_START_S,
+                    "walk_s_per_run": DEFAULTS["repair_timeout"] - MARGIN_S - RESERVE_S - DRAIN_S - RUN_START_S,
                     "vcpu": round(DEFAULTS["repair_memory_size"] / MB_PER_VCPU, 3), "settings": DEFAULTS,
                     "prices": PRICE}
     # 4. Tables of 200,000 and 2,000,000 partitions (their splits measured above).
