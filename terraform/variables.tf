@@ -449,7 +449,7 @@ variable "repair_groups" {
 }
 
 variable "repair_concurrency" {
-  description = "Invocations of the repair function at once, per table: at the default, every group of the default repair_groups at once (a billion objects in about 12 minutes; at 4, about 23)."
+  description = "Invocations of the repair function at once, per table: at the default, every group of the default repair_groups at once (a billion objects in about 11 minutes; at 4, about 21)."
   type        = number
   default     = 8
 
