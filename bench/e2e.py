@@ -100,7 +100,7 @@ def create_table(glue, name):
 class Function:
     """The binary started as Lambda starts it; its stdout (JSON logs, EMF) is collected."""
 
-    def __init__(self, binary, endpoint_port, table, scheme="http"):
+    def __init__(self, binary, endpoint_port, table, scheme="http", extra_env=None):
         self.api = RuntimeApi()
         env = {"PATH": os.environ.get("PATH", ""), "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{self.api.port}",
                "AWS_ENDPOINT_URL": f"{scheme}://127.0.0.1:{endpoint_port}", "AWS_REGION": REGION,
@@ -108,6 +108,7 @@ class Function:
                "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_STREAM_NAME": "bench", "AWS_LAMBDA_LOG_GROUP_NAME": "bench",
                "GLUE_TABLES": f"bench.{table}", "LOG_LEVEL": "info"}
+        env.update(extra_env or {})
         self.lines = []
         self.started = time.perf_counter()
         self.proc = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -74,6 +74,8 @@ pub struct Stats {
     pub objects_seen: usize,
     pub glue_requests: RequestCounts,
     pub s3_requests: RequestCounts,
+    /// `PutEvents` calls for `Partition Complete` events: what completion adds to a batch.
+    pub events_requests: RequestCounts,
     pub duration: Duration,
     /// Served tables that could not be read for this invocation.
     pub tables_unreadable: usize,
@@ -234,6 +236,7 @@ impl Registrar {
     ) -> Outcome {
         let glue_before = self.clients.glue_requests.snapshot();
         let s3_before = self.clients.s3_requests.snapshot();
+        let events_before = self.clients.events_requests.snapshot();
         let mut ledger = Ledger::new(event);
         for (m, message) in event.messages.iter().enumerate() {
             for error in &message.errors {
@@ -272,6 +275,11 @@ impl Registrar {
             objects_seen: event.objects.len(),
             glue_requests: self.clients.glue_requests.snapshot().since(&glue_before),
             s3_requests: self.clients.s3_requests.snapshot().since(&s3_before),
+            events_requests: self
+                .clients
+                .events_requests
+                .snapshot()
+                .since(&events_before),
             duration: started.elapsed(),
             tables_unreadable,
         };
@@ -575,6 +583,7 @@ fn log_outcome(report: &Report, stats: &Stats, dry_run: bool) {
         glue_requests = stats.glue_requests.total(),
         glue_ops = %stats.glue_requests,
         glue_throttles = stats.glue_requests.throttles,
+        events_requests = stats.events_requests.total(),
         duration_ms = stats.duration.as_secs_f64() * 1000.0,
         dry_run,
         "invocation summary"
