@@ -21,7 +21,7 @@ ZIP := dist/bootstrap.zip
 # cargo-zigbuild and zig come from the venv (PyPI: cargo-zigbuild, ziglang).
 ZIG_PATH := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: test demo bench bench-smoke lint unit terraform-check deploy-test query-test fuzz package check-package package-run qemu wheel wheel-test start-backfill venv clean
+.PHONY: test demo bench bench-compare bench-smoke lint unit terraform-check deploy-test query-test fuzz package check-package package-run qemu wheel wheel-test start-backfill venv clean
 
 # A Python venv with moto's server (the local AWS emulator), terraform, checkov and the
 # Lambda cross-build tools.
@@ -119,8 +119,10 @@ bench-smoke: venv
 	$(PY) bench/e2e.py $(BIN) --smoke
 	$(PY) bench/backfill.py $(BIN) --smoke
 	$(PY) bench/cpu.py $(BIN) --smoke
+	$(PY) bench/completion.py $(BIN) --smoke
 	$(PY) bench/scale.py $(BIN) --smoke
 	$(PY) bench/lake.py $(BIN) --smoke
+	$(PY) bench/wire.py $(BIN) --smoke
 
 # Query at once: Hive and template layouts registered, then read back with SQL over exactly
 # the partitions Glue lists (tests/query/run.py).
@@ -149,19 +151,40 @@ test: venv lint unit terraform-check deploy-test query-test fuzz check-package p
 
 # The figures of docs/performance.md: criterion for planning (CPU time), then the shipped
 # binary against moto: as Lambda runs it, backfilling three trees, and its whole process's
-# CPU on a 10,000-record batch, and backfill at scale under AWS latency beside glutil
-# (bench/scale.py), and the repair at lake scale: the split of a wide first level, Glue reads
-# per pass, peak RSS over a synthetic catalog of 10 million partitions, and a model of the
-# state machine's executions and of a billion objects' repair (bench/lake.py, several
-# minutes). Writes bench/results.json. The binary runs on this machine: the x86_64 build.
+# CPU on a 10,000-record batch, the requests completion adds to that batch in each
+# registration mode (bench/completion.py), backfill at scale under AWS latency beside glutil
+# (bench/scale.py), the repair at lake scale: the split of a wide first level, Glue reads per
+# pass, peak RSS over a synthetic catalog of 10 million partitions, and a model of the state
+# machine's executions and of a billion objects' repair (bench/lake.py, several minutes), and
+# one process's backfill of 10 million objects at 80 ms a listing, projected to 100 million
+# (bench/wire.py, a minute). Writes bench/results.json. The binary runs on this machine: the
+# x86_64 build.
 bench: ARCH = x86_64
 bench: venv package
 	CRITERION_HOME=$(TARGET_DIR)/criterion cargo bench -p registrar-core --bench planning --locked
 	$(PY) bench/e2e.py $(LAMBDA_BIN) --criterion $(TARGET_DIR)/criterion --results bench/results.json
 	$(PY) bench/backfill.py $(LAMBDA_BIN) --results bench/results.json
 	$(PY) bench/cpu.py $(LAMBDA_BIN) --results bench/results.json
+	$(PY) bench/completion.py $(LAMBDA_BIN) --results bench/results.json
 	$(PY) bench/scale.py $(LAMBDA_BIN) --results bench/results.json
 	$(PY) bench/lake.py $(LAMBDA_BIN) --results bench/results.json
+	$(PY) bench/wire.py $(LAMBDA_BIN) --results bench/results.json
+
+# This build beside another, by turns in one run, as figures of two builds must be taken (the
+# machine drifts by more than a change is worth): BASE (a commit or tag, the last release say)
+# is checked out in a worktree under the target directory and built there, then
+# bench/alternate.py compares the two backfills' CPU and wall time under AWS latency and
+# bench/alternate_event.py their event paths (planning and the whole process's dry run). Not in
+# `make bench`: the second build and the rounds take about 40 minutes on 2 cores.
+BASE ?=
+BASE_DIR = $(TARGET_DIR)/base
+bench-compare: ARCH = x86_64
+bench-compare: venv package
+	@test -n "$(BASE)" || { echo "make bench-compare BASE=<commit or tag>"; exit 2; }
+	if [ -d $(BASE_DIR) ]; then git -C $(BASE_DIR) checkout --quiet --detach $(BASE); else git worktree add --detach $(BASE_DIR) $(BASE); fi
+	cd $(BASE_DIR) && $(ZIG_PATH) cargo zigbuild --release --locked --no-default-features --target $(TRIPLE).$(GLIBC) --target-dir target/lambda
+	$(PY) bench/alternate.py $(BASE_DIR)/$(LAMBDA_BIN) $(LAMBDA_BIN) --objects 500000 --rounds 3 --latency "80 ms" --latency none
+	$(PY) bench/alternate_event.py $(BASE_DIR)/$(LAMBDA_BIN) $(LAMBDA_BIN) --before-bench $(BASE_DIR) --after-bench . --rounds 3
 
 # A backfill on demand of a deployed module: an execution of its repair state machine for
 # TABLE (database.table), with the environment's AWS credentials and region. TF_DIR is the
