@@ -502,10 +502,15 @@ impl<'w, 'r> Walker<'w, 'r> {
     ) {
         self.units[unit].in_flight = None;
         let sent = self.units[unit].sent.take();
+        // One answer, one step of the pace: throttled (the SDK's retries met a SlowDown, or
+        // the listing failed on one or on another transient error) or timed.
         let throttles = self.pass.registrar.clients().s3_requests.throttles();
-        if throttles > self.throttles {
+        let throttled = throttles > self.throttles;
+        if throttled {
             self.progress.slowed += throttles - self.throttles;
             self.throttles = throttles;
+        }
+        if throttled || matches!(&page, Err(e) if e.kind.is_transient()) {
             self.pace.slow_down();
         } else if let (Ok(_), Some(sent)) = (&page, sent) {
             self.pace.answered(sent.elapsed());
@@ -515,9 +520,6 @@ impl<'w, 'r> Walker<'w, 'r> {
         let page = match page {
             Ok(page) => page,
             Err(e) => {
-                if e.kind.is_transient() {
-                    self.pace.slow_down();
-                }
                 let slot = &mut self.units[unit];
                 if e.kind == crate::aws::ErrorKind::Throttled && slot.throttled < THROTTLED_AGAIN {
                     // S3 asked to slow down: sent again, at the slower pace.

@@ -22,9 +22,12 @@ pub struct Pace {
     ceiling: f64,
     /// The fastest answer seen: what "latency holds" is measured against.
     fastest: Option<Duration>,
-    /// Answers since the last decrease: one decrease a round, however many throttles a
-    /// burst of requests met.
+    /// Answers since the last decrease, throttled ones included: one decrease a round,
+    /// however many throttles a burst of requests met.
     since_decrease: usize,
+    /// A round: the listings that were in flight at the last decrease, whose answers (and
+    /// throttles) may still come back from before it.
+    round: usize,
     /// Time between two listings' starts, once one in flight is still too many.
     gap: Duration,
 }
@@ -38,6 +41,7 @@ impl Pace {
             ceiling,
             fastest: None,
             since_decrease: usize::MAX,
+            round: 0,
             gap: Duration::ZERO,
         }
     }
@@ -72,12 +76,16 @@ impl Pace {
         self.width = (self.width + 1.0 / self.width).min(self.ceiling);
     }
 
-    /// S3 said to slow down (`SlowDown`, a 503, throttling): halve, once a round.
+    /// S3 said to slow down (`SlowDown`, a 503, throttling): halve, once a round. A throttled
+    /// answer is an answer of the round: a walk that meets nothing but throttles (no answer to
+    /// time) still halves again once what was in flight has come back, down to the gap.
     pub fn slow_down(&mut self) {
-        if self.since_decrease < self.width() {
+        self.since_decrease = self.since_decrease.saturating_add(1);
+        if self.since_decrease < self.round {
             return;
         }
         self.since_decrease = 0;
+        self.round = self.width();
         if self.width >= 2.0 {
             self.width /= 2.0;
             return;
@@ -126,7 +134,8 @@ mod tests {
         p.slow_down();
         p.slow_down();
         assert_eq!(p.width(), 8);
-        for _ in 0..8 {
+        // The rest of the 16 that were in flight come back; the next throttle is a new round.
+        for _ in 0..13 {
             p.answered(MS);
         }
         p.slow_down();
@@ -138,6 +147,26 @@ mod tests {
             }
         }
         assert_eq!(p.width(), 1, "never below one");
+        assert!(p.gap() > Duration::ZERO, "then a gap between listings");
+    }
+
+    #[test]
+    fn a_round_of_nothing_but_throttles_halves_again() {
+        let mut p = Pace::new(16, 64);
+        p.slow_down();
+        assert_eq!(p.width(), 8);
+        // The other 15 of the burst throttled too: one decrease for them all.
+        for _ in 0..15 {
+            p.slow_down();
+        }
+        assert_eq!(p.width(), 8);
+        // The next listing, sent at 8, throttled as well, and none answered: a new round.
+        p.slow_down();
+        assert_eq!(p.width(), 4);
+        for _ in 0..100 {
+            p.slow_down();
+        }
+        assert_eq!(p.width(), 1);
         assert!(p.gap() > Duration::ZERO, "then a gap between listings");
     }
 
