@@ -497,6 +497,9 @@ pub struct Split<'t> {
     deepened: bool,
     /// While sampling a wide level: each sample's request and the directory it met.
     samples: Vec<(ListRequest, Option<String>)>,
+    /// While sampling a wide level: the cuts in the part of it that was listed, which the
+    /// samples (all past that part) do not reach.
+    listed_points: Vec<String>,
     /// Listings the split sent: its own cost.
     pub requests: usize,
 }
@@ -580,6 +583,7 @@ impl<'t> Split<'t> {
             weights: Vec::new(),
             deepened: false,
             samples: Vec::new(),
+            listed_points: Vec::new(),
             requests: 0,
         }
     }
@@ -962,12 +966,25 @@ impl<'t> Split<'t> {
         self.finish(points)
     }
 
-    /// A level too wide to list: read its names as numbers in their own alphabet, and list
-    /// one directory after each of evenly spaced points past what was listed.
+    /// A level too wide to list: cut the part of it that was listed at its own directories,
+    /// then read its names as numbers in their own alphabet and list one directory after
+    /// each of evenly spaced points past what was listed. The listed part is cut on its own:
+    /// names that are not spread over their alphabet (dates: `dt=2019-…` to `dt=2026-…`, none
+    /// past `dt=3`) leave the samples little to meet, and the listed part may be most of the
+    /// table.
     fn sample(&mut self, probe: &str, per_dir: f64) -> SplitStep {
+        let ahead = self.ahead(probe, 1);
+        let listed_units = self
+            .wanted(per_dir * ahead.len() as f64)
+            .min(ahead.len() + 1);
+        self.listed_points = (1..listed_units)
+            .map(|i| before(&ahead[i * ahead.len() / listed_units]))
+            .collect();
+        self.listed_points.dedup();
         let level = &self.levels[0];
         let Some(model) = NameSpace::of(scope(self.table), level) else {
-            return self.finish(Vec::new());
+            let points = std::mem::take(&mut self.listed_points);
+            return self.finish(points);
         };
         let first = model.value(&level[0]);
         let last = model.value(level.last().expect("a level with names"));
@@ -984,7 +1001,8 @@ impl<'t> Split<'t> {
             .min(MAX_SAMPLES)
             .min(self.budget());
         if n == 0 {
-            return self.finish(Vec::new());
+            let points = std::mem::take(&mut self.listed_points);
+            return self.finish(points);
         }
         let scope = scope(self.table).to_owned();
         self.samples = (1..=n)
@@ -1008,8 +1026,11 @@ impl<'t> Split<'t> {
         SplitStep::List(requests)
     }
 
-    /// Cut at the directories the samples met: evenly spaced in the name space, so about as
-    /// many directories lie between each two.
+    /// Cut the rest at the directories the samples met (evenly spaced in the name space, so
+    /// about as many directories lie between each two), and the listed part where
+    /// [`Split::sample`] chose, with as many of those cuts as the units a table may have
+    /// leave room for: a level whose samples met as many directories as it may have units
+    /// (ids spread over their alphabet) keeps its cuts there.
     fn cut_by_samples(&mut self, probe: &str) -> SplitStep {
         let mut met: Vec<String> = self
             .samples
@@ -1019,7 +1040,17 @@ impl<'t> Split<'t> {
             .collect();
         met.sort();
         met.dedup();
-        let points = met.iter().map(|d| before(d)).collect();
+        let listed = std::mem::take(&mut self.listed_points);
+        let room = self
+            .max_units
+            .saturating_sub(1 + met.len())
+            .min(listed.len());
+        let mut points: Vec<String> = (0..room)
+            .map(|i| listed[i * listed.len() / room].clone())
+            .collect();
+        points.extend(met.iter().map(|d| before(d)));
+        points.sort();
+        points.dedup();
         self.finish(points)
     }
 
@@ -1632,6 +1663,32 @@ mod tests {
         let mean = keys.iter().sum::<usize>() as f64 / keys.len() as f64;
         let max = *keys.iter().max().unwrap() as f64;
         assert!(max <= 3.0 * mean, "largest unit {max} keys, mean {mean}");
+    }
+
+    #[test]
+    fn a_wide_level_of_dates_is_cut_across_the_part_that_was_listed() {
+        // Seven years of days, more than the split lists of a level: dates are not spread over
+        // their alphabet as hashed ids are, so samples past the listed days meet almost
+        // nothing, and the listed days are most of the table.
+        let mut keys = BTreeSet::new();
+        for i in 0..2_500 {
+            let (y, m, d) = (2019 + i / 336, i / 28 % 12 + 1, i % 28 + 1);
+            for f in 0..24 {
+                keys.insert(format!("t/dt={y}-{m:02}-{d:02}/part-{f:02}"));
+            }
+        }
+        let listing = Listing { keys, page: 1000 };
+        let (units, requests) = listing.run_split(&hive(&["dt"]), 128);
+        assert!(requests <= MAX_SPLIT_REQUESTS, "{requests} listings");
+        // 60,000 keys: three units of twenty pages at least.
+        assert!(units.len() >= 3, "{} units: {units:?}", units.len());
+        let keys = listing.keys_per_unit(&units);
+        let total = keys.iter().sum::<usize>() as f64;
+        let max = *keys.iter().max().unwrap() as f64;
+        assert!(
+            max <= total / 2.0,
+            "largest unit {max} keys of {total}: {keys:?}"
+        );
     }
 
     #[test]
