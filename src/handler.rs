@@ -500,31 +500,22 @@ fn completed(
     marker: &ObjectEvent<'_>,
     registered: completion::Registered,
 ) -> PartitionComplete {
-    let t = &table.table;
-    let told_apart = marker.version.or(marker.time).unwrap_or(marker.key);
-    PartitionComplete {
-        id: completion::event_id(&t.name, &partition.values, told_apart),
-        database: t.name.database.clone(),
-        table: t.name.table.clone(),
-        values: partition.values.clone(),
-        partition: t
-            .keys
-            .iter()
-            .map(|k| k.name.clone())
-            .zip(partition.values.iter().cloned())
-            .collect(),
-        location: partition.location.clone(),
+    PartitionComplete::new(
+        &table.table,
+        &partition.values,
+        &partition.location,
         registered,
-        completed_by: completion::CompletedBy::Marker,
-        marker: Some(completion::Marker {
-            bucket: marker.bucket.to_owned(),
-            key: marker.key.to_owned(),
-            version: marker.version.map(str::to_owned),
-            event_time: marker.time.map(str::to_owned),
-        }),
-        partition_end: None,
-        service: config.service.clone(),
-    }
+        completion::Cause::Marker {
+            marker: completion::Marker {
+                bucket: marker.bucket.to_owned(),
+                key: marker.key.to_owned(),
+                version: marker.version.map(str::to_owned),
+                event_time: marker.time.map(str::to_owned),
+            },
+            told_apart: marker.version.or(marker.time).unwrap_or(marker.key),
+        },
+        &config.service,
+    )
 }
 /// Milliseconds from the earliest event time among a partition's objects to `confirmed`.
 fn freshness<'t>(times: impl Iterator<Item = Option<&'t str>>, confirmed: i64) -> Option<u64> {

@@ -625,27 +625,15 @@ impl Pass<'_> {
         let table = &self.served.table;
         let mut events: Vec<PartitionComplete> = due
             .iter()
-            .map(|d| PartitionComplete {
-                id: registrar_core::completion::event_id(
-                    &table.name,
+            .map(|d| {
+                PartitionComplete::new(
+                    table,
                     &d.partition.values,
-                    &format!("end:{}", d.end_ms),
-                ),
-                database: table.name.database.clone(),
-                table: table.name.table.clone(),
-                values: d.partition.values.clone(),
-                partition: table
-                    .keys
-                    .iter()
-                    .map(|k| k.name.clone())
-                    .zip(d.partition.values.iter().cloned())
-                    .collect(),
-                location: d.partition.location.clone(),
-                registered: registrar_core::completion::Registered::Existing,
-                completed_by: registrar_core::completion::CompletedBy::Lateness,
-                marker: None,
-                partition_end: Some(registrar_core::time::format(d.end_ms)),
-                service: self.registrar.config().service.clone(),
+                    &d.partition.location,
+                    registrar_core::completion::Registered::Existing,
+                    registrar_core::completion::Cause::Lateness { end_ms: d.end_ms },
+                    &self.registrar.config().service,
+                )
             })
             .collect();
         let before: std::collections::BTreeSet<Vec<String>> =

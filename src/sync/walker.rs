@@ -13,7 +13,7 @@ use crate::catalog::{Lookup, Registered};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use registrar_core::Deadline;
-use registrar_core::completion::{self, CompletedBy, PartitionComplete};
+use registrar_core::completion::{self, PartitionComplete};
 use registrar_core::found::DirHasher;
 use registrar_core::glue::{MAX_GET_BATCH, MAX_WRITE_BATCH};
 use registrar_core::pace::Pace;
@@ -793,31 +793,24 @@ impl<'w, 'r> Walker<'w, 'r> {
                 .nth(3)
                 .unwrap_or_default()
                 .to_owned();
-            self.cursor.announce.push(PartitionComplete {
-                // No version in a listing: what tells this completion apart is that the
-                // repair made it.
-                id: completion::event_id(&table.name, &partition.values, "repair"),
-                database: table.name.database.clone(),
-                table: table.name.table.clone(),
-                values: partition.values.clone(),
-                partition: table
-                    .keys
-                    .iter()
-                    .map(|k| k.name.clone())
-                    .zip(partition.values.iter().cloned())
-                    .collect(),
-                location: partition.location.clone(),
+            self.cursor.announce.push(PartitionComplete::new(
+                table,
+                &partition.values,
+                &partition.location,
                 registered,
-                completed_by: CompletedBy::Marker,
-                marker: Some(completion::Marker {
-                    bucket: table.location.bucket.clone(),
-                    key: format!("{dir}{}", table.completion.marker),
-                    version: None,
-                    event_time: None,
-                }),
-                partition_end: None,
-                service: self.pass.registrar.config().service.clone(),
-            });
+                completion::Cause::Marker {
+                    marker: completion::Marker {
+                        bucket: table.location.bucket.clone(),
+                        key: format!("{dir}{}", table.completion.marker),
+                        version: None,
+                        event_time: None,
+                    },
+                    // No version in a listing: what tells this completion apart is that
+                    // the repair made it.
+                    told_apart: "repair",
+                },
+                &self.pass.registrar.config().service,
+            ));
         }
         if let Some(lateness) = table.completion.complete_after
             && announcer.enabled()

@@ -5,6 +5,7 @@
 
 use crate::found::DirHasher;
 use crate::name::TableName;
+use crate::table::Table;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -68,6 +69,61 @@ pub struct PartitionComplete {
     pub partition_end: Option<String>,
     /// The deployment that announced it (`POWERTOOLS_SERVICE_NAME`).
     pub service: String,
+}
+
+/// What completed a partition, as its event tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause<'a> {
+    /// This marker landed; `told_apart` tells this completion apart from another of the same
+    /// partition (the marker's version or ETag, or what made it: see [`event_id`]).
+    Marker { marker: Marker, told_apart: &'a str },
+    /// The partition's time ended at `end_ms` (ms since the epoch), and the lateness passed.
+    Lateness { end_ms: i64 },
+}
+
+impl PartitionComplete {
+    /// The event of the partition of `table` with `values` at `location`.
+    pub fn new(
+        table: &Table,
+        values: &[String],
+        location: &str,
+        registered: Registered,
+        cause: Cause<'_>,
+        service: &str,
+    ) -> Self {
+        let (completed_by, marker, partition_end, id) = match cause {
+            Cause::Marker { marker, told_apart } => (
+                CompletedBy::Marker,
+                Some(marker),
+                None,
+                event_id(&table.name, values, told_apart),
+            ),
+            Cause::Lateness { end_ms } => (
+                CompletedBy::Lateness,
+                None,
+                Some(crate::time::format(end_ms)),
+                event_id(&table.name, values, &format!("end:{end_ms}")),
+            ),
+        };
+        Self {
+            id,
+            database: table.name.database.clone(),
+            table: table.name.table.clone(),
+            values: values.to_vec(),
+            partition: table
+                .keys
+                .iter()
+                .map(|k| k.name.clone())
+                .zip(values.iter().cloned())
+                .collect(),
+            location: location.to_owned(),
+            registered,
+            completed_by,
+            marker,
+            partition_end,
+            service: service.to_owned(),
+        }
+    }
 }
 
 /// Two fixed seeds: ids are the same in every process and every release.
