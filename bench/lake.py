@@ -46,7 +46,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "deploy"))
 from backfill import run_measured, sync_summary  # noqa: E402
 from lambda_runtime import FunctionError, invoke  # noqa: E402
-from local_moto import emulator_env, in_process_moto  # noqa: E402
+from local_moto import emulator_env, in_process_moto, parquet_table  # noqa: E402
 from results import merge  # noqa: E402
 from scale import ProxyProcess  # noqa: E402
 
@@ -129,18 +129,7 @@ class Lake:
         """A table in moto's Glue (the registrar reads it with GetTable), Hive-style under
         s3://BUCKET/<prefix>."""
         prefix = prefix or f"{name}/"
-        try:
-            self.glue.delete_table(DatabaseName=DATABASE, Name=name)
-        except self.glue.exceptions.EntityNotFoundException:
-            pass
-        self.glue.create_table(DatabaseName=DATABASE, TableInput={
-            "Name": name, "TableType": "EXTERNAL_TABLE",
-            "PartitionKeys": [{"Name": k, "Type": "string"} for k in keys],
-            "StorageDescriptor": {
-                "Columns": [{"Name": "event_id", "Type": "string"}], "Location": f"s3://{BUCKET}/{prefix}",
-                "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-                "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-                "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"}}})
+        parquet_table(self.glue, DATABASE, name, f"s3://{BUCKET}/{prefix}", keys, columns=("event_id",))
         return f"{DATABASE}.{name}"
 
     def synthetic(self, name, partitions, objects, key="customer_id", missing_every=0, days=0):

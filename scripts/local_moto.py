@@ -36,6 +36,23 @@ def emulator_env(endpoint, **extra):
                 AWS_SECRET_ACCESS_KEY="testing", AWS_EC2_METADATA_DISABLED="true", **extra)
 
 
+def parquet_table(glue, database, name, location, keys, columns=("user_id", "url")):
+    """A Hive-layout Parquet table as a crawler leaves it, with no partitions: string partition
+    keys `keys` and string `columns`, at `location`. One that was there is replaced."""
+    try:
+        glue.delete_table(DatabaseName=database, Name=name)
+    except glue.exceptions.EntityNotFoundException:
+        pass
+    glue.create_table(DatabaseName=database, TableInput={
+        "Name": name, "TableType": "EXTERNAL_TABLE",
+        "PartitionKeys": [{"Name": k, "Type": "string"} for k in keys],
+        "StorageDescriptor": {
+            "Columns": [{"Name": c, "Type": "string"} for c in columns], "Location": location,
+            "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+            "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+            "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"}}})
+
+
 # moto's server, answering calls as AWS documents them, where moto's server does not
 # (those Terraform's AWS provider makes, and the one the deployment test checks rules with):
 # - ValidateStateMachineDefinition (asked while planning a state machine): the definition is

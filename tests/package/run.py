@@ -36,7 +36,7 @@ import boto3
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from local_moto import start_moto  # noqa: E402
+from local_moto import parquet_table, start_moto  # noqa: E402
 from runtime_api import RuntimeApi  # noqa: E402
 
 REGION = "us-east-1"
@@ -181,19 +181,7 @@ def keys_of(batch):
 
 def fresh_table(glue):
     """analytics.clickstream as a crawler leaves it (Hive layout, Parquet), with no partitions."""
-    try:
-        glue.delete_table(DatabaseName=DATABASE, Name=TABLE)
-    except glue.exceptions.EntityNotFoundException:
-        pass
-    glue.create_table(DatabaseName=DATABASE, TableInput={
-        "Name": TABLE, "TableType": "EXTERNAL_TABLE",
-        "PartitionKeys": [{"Name": k, "Type": "string"} for k in ("year", "month", "day")],
-        "StorageDescriptor": {
-            "Columns": [{"Name": "user_id", "Type": "string"}, {"Name": "url", "Type": "string"}],
-            "Location": f"s3://{BUCKET}/{TABLE}/",
-            "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-            "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-            "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"}}})
+    parquet_table(glue, DATABASE, TABLE, f"s3://{BUCKET}/{TABLE}/", ("year", "month", "day"))
 
 
 def partitions(glue):

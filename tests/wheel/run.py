@@ -31,7 +31,7 @@ import boto3
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from local_moto import emulator_env, start_moto  # noqa: E402
+from local_moto import emulator_env, parquet_table, start_moto  # noqa: E402
 
 COMMAND = "glue-partition-registrar"
 REGION = "us-east-1"
@@ -104,15 +104,7 @@ def airflow_command():
 
 def create_table(glue):
     glue.create_database(DatabaseInput={"Name": DATABASE})
-    glue.create_table(DatabaseName=DATABASE, TableInput={
-        "Name": TABLE, "TableType": "EXTERNAL_TABLE",
-        "PartitionKeys": [{"Name": k, "Type": "string"} for k in ("year", "month", "day")],
-        "StorageDescriptor": {
-            "Columns": [{"Name": "user_id", "Type": "string"}, {"Name": "url", "Type": "string"}],
-            "Location": f"s3://{BUCKET}/{TABLE}/",
-            "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-            "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-            "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"}}})
+    parquet_table(glue, DATABASE, TABLE, f"s3://{BUCKET}/{TABLE}/", ("year", "month", "day"))
 
 
 def partitions(glue):
