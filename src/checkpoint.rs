@@ -102,19 +102,14 @@ impl Store {
                 },
             });
         };
-        if let Some(rest) = uri.strip_prefix("s3://") {
-            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            if bucket.is_empty() {
-                return Err(CheckpointError::BadUri(uri.to_owned()));
-            }
-            let mut prefix = prefix.trim_start_matches('/').to_owned();
-            if !prefix.is_empty() && !prefix.ends_with('/') {
-                prefix.push('/');
-            }
+        if uri.starts_with("s3://") {
+            let registrar_core::table::S3Location { bucket, prefix, .. } =
+                registrar_core::table::S3Location::parse(uri)
+                    .ok_or_else(|| CheckpointError::BadUri(uri.to_owned()))?;
             return Ok(Self {
                 backend: Backend::S3 {
                     client,
-                    bucket: bucket.to_owned(),
+                    bucket,
                     prefix,
                 },
             });

@@ -169,14 +169,15 @@ impl Settings {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let text = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let registrar = Config::from_lookup(&lookup)?;
         Ok(Self {
-            registrar: Config::from_lookup(&lookup)?,
             metrics: MetricsConfig {
                 namespace: text("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
-                service: text("POWERTOOLS_SERVICE_NAME").unwrap_or_else(|| DEFAULT_SERVICE.into()),
+                service: registrar.service.clone(),
                 function_name: text("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "cli".into()),
                 per_table: boolean("METRICS_PER_TABLE", lookup("METRICS_PER_TABLE"), true)?,
             },
+            registrar,
             log_level: text("LOG_LEVEL"),
             endpoint: text("AWS_ENDPOINT_URL"),
             lambda_runtime: lookup("AWS_LAMBDA_RUNTIME_API").is_some(),

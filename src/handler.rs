@@ -109,9 +109,9 @@ pub struct Registrar {
     announcer: Announcer,
     catalog: Catalog,
     storage: Storage,
-    /// Where passes keep their checkpoints. A bad `CHECKPOINT_URI` is kept as its error and
-    /// said by the first pass, so that the event path is not stopped by a repair setting.
-    store: Result<Store, String>,
+    /// Where passes keep their checkpoints: none for a bad `CHECKPOINT_URI`, which the first
+    /// pass says, so that the event path is not stopped by a repair setting.
+    store: Option<Store>,
     tables: TableCache,
     writer: PartitionWriter,
     config: Config,
@@ -125,8 +125,7 @@ impl Registrar {
                 settings: config.table_settings.clone(),
             });
         let storage = Storage::new(clients.s3.clone());
-        let store = Store::from_uri(config.checkpoint.as_deref(), clients.s3.clone())
-            .map_err(|e| e.to_string());
+        let store = Store::from_uri(config.checkpoint.as_deref(), clients.s3.clone()).ok();
         Self {
             store,
             announcer: Announcer::new(clients.events.clone(), config.completion_bus.clone()),
@@ -174,7 +173,7 @@ impl Registrar {
 
     /// The checkpoint store, or why `CHECKPOINT_URI` cannot be used.
     pub fn store(&self) -> Result<&Store, CheckpointError> {
-        self.store.as_ref().map_err(|_| {
+        self.store.as_ref().ok_or_else(|| {
             CheckpointError::BadUri(self.config.checkpoint.clone().unwrap_or_default())
         })
     }

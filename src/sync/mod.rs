@@ -37,7 +37,7 @@ use registrar_core::pass::{
 use registrar_core::report::PartitionEntry;
 use registrar_core::report::{Report, SplitPlan, Tally};
 use registrar_core::request::Step;
-use registrar_core::window::{self, Day, WindowError};
+use registrar_core::window::{self, Day};
 use registrar_core::{Deadline, TableName};
 use std::time::{Duration, Instant};
 
@@ -291,10 +291,6 @@ impl Pass<'_> {
                     through: last.iso(),
                     prefixes,
                 }),
-                Err(e @ WindowError::NotTimePartitioned { .. }) => {
-                    tracing::warn!(table = %self.name(), reason = %e, "no repair window");
-                    None
-                }
                 Err(e) => {
                     tracing::warn!(table = %self.name(), reason = %e, "no repair window");
                     None

@@ -128,6 +128,19 @@ struct Slot {
     throttled: u32,
 }
 
+impl Slot {
+    /// A unit not yet listed in this run.
+    fn new(state: UnitState) -> Self {
+        Self {
+            state,
+            in_flight: None,
+            sent: None,
+            held: false,
+            throttled: 0,
+        }
+    }
+}
+
 /// Whether the walk still lists, or drains what it found before the deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -242,23 +255,11 @@ impl<'w, 'r> Walker<'w, 'r> {
                 // A windowed pass walks its days, each a unit: nothing to cut.
                 Some(window) => {
                     for prefix in &window.prefixes {
-                        units.push(Slot {
-                            state: UnitState::new(walk.prefix_unit(prefix)),
-                            in_flight: None,
-                            sent: None,
-                            held: false,
-                            throttled: 0,
-                        });
+                        units.push(Slot::new(UnitState::new(walk.prefix_unit(prefix))));
                     }
                 }
                 None => {
-                    units.push(Slot {
-                        state: UnitState::new(walk.start()),
-                        in_flight: None,
-                        sent: None,
-                        held: false,
-                        throttled: 0,
-                    });
+                    units.push(Slot::new(UnitState::new(walk.start())));
                     cutting = Cutting::Probing {
                         pages: 0,
                         keys: Vec::new(),
@@ -267,13 +268,7 @@ impl<'w, 'r> Walker<'w, 'r> {
             }
         } else {
             for state in std::mem::take(&mut cursor.walk.units) {
-                units.push(Slot {
-                    state,
-                    in_flight: None,
-                    sent: None,
-                    held: false,
-                    throttled: 0,
-                });
+                units.push(Slot::new(state));
             }
         }
         // Retries go straight to their create: `AlreadyExists` tells what a check would.
@@ -652,13 +647,9 @@ impl<'w, 'r> Walker<'w, 'r> {
             self.ready.push_back(0);
         }
         for u in units.into_iter().skip(1) {
-            self.units.push(Slot {
-                state: UnitState::new(self.walk.unit(u.after, u.through)),
-                in_flight: None,
-                sent: None,
-                held: false,
-                throttled: 0,
-            });
+            self.units.push(Slot::new(UnitState::new(
+                self.walk.unit(u.after, u.through),
+            )));
             self.ready.push_back(self.units.len() - 1);
         }
         self.progress.units = self.units.len();
@@ -787,12 +778,7 @@ impl<'w, 'r> Walker<'w, 'r> {
             && registered == completion::Registered::Created
             && announcer.enabled()
         {
-            let dir = partition
-                .location
-                .splitn(4, '/')
-                .nth(3)
-                .unwrap_or_default()
-                .to_owned();
+            let dir = dir_of(&partition.location);
             self.cursor.announce.push(PartitionComplete::new(
                 table,
                 &partition.values,
