@@ -126,7 +126,7 @@ pub fn plan<'o, O: Object, T: AsRef<Table>>(
                 continue;
             }
         };
-        let marker = table.completion.reads_markers() && marks(table, key);
+        let marker = marks(table, key);
         if !marker && table.completion.registration == Registration::Marker {
             plan.skipped.push((
                 object,

@@ -433,114 +433,68 @@ impl Tally {
         }
     }
 
-    fn listed<T: Listed>(
-        list: &mut Vec<T>,
-        count: &mut u64,
-        listed: &mut usize,
-        truncated: &mut bool,
-        entry: T,
-    ) {
-        *count += 1;
+    /// List `entry` in the list `pick` names while the report's lists stay under
+    /// [`MAX_LISTED_BYTES`]; past it, it is only counted (by the caller) and the report says
+    /// so (`truncated`).
+    fn list<T: Listed>(&mut self, pick: fn(&mut Report) -> &mut Vec<T>, entry: T) {
         let bytes = entry.bytes();
-        if *listed + bytes <= MAX_LISTED_BYTES {
-            *listed += bytes;
-            list.push(entry);
+        if self.listed + bytes <= MAX_LISTED_BYTES {
+            self.listed += bytes;
+            pick(&mut self.report).push(entry);
         } else {
-            *truncated = true;
+            self.report.truncated = true;
         }
     }
 
     pub fn created(&mut self, entry: PartitionEntry) {
-        Self::listed(
-            &mut self.report.created,
-            &mut self.counts.created,
-            &mut self.listed,
-            &mut self.report.truncated,
-            entry,
-        );
+        self.counts.created += 1;
+        self.list(|r| &mut r.created, entry);
     }
 
     pub fn existing(&mut self, entry: PartitionEntry) {
-        Self::listed(
-            &mut self.report.existing,
-            &mut self.counts.existing,
-            &mut self.listed,
-            &mut self.report.truncated,
-            entry,
-        );
+        self.counts.existing += 1;
+        self.list(|r| &mut r.existing, entry);
     }
 
     pub fn deleted(&mut self, entry: PartitionEntry) {
-        Self::listed(
-            &mut self.report.deleted,
-            &mut self.counts.deleted,
-            &mut self.listed,
-            &mut self.report.truncated,
-            entry,
-        );
+        self.counts.deleted += 1;
+        self.list(|r| &mut r.deleted, entry);
     }
 
     pub fn updated(&mut self, entry: UpdatedEntry) {
-        Self::listed(
-            &mut self.report.updated,
-            &mut self.counts.updated,
-            &mut self.listed,
-            &mut self.report.truncated,
-            entry,
-        );
+        self.counts.updated += 1;
+        self.list(|r| &mut r.updated, entry);
     }
 
     /// A partition announced complete.
     pub fn completed(&mut self, entry: PartitionEntry) {
-        let mut count = 0;
-        Self::listed(
-            &mut self.report.completed,
-            &mut count,
-            &mut self.listed,
-            &mut self.report.truncated,
-            entry,
-        );
+        self.list(|r| &mut r.completed, entry);
     }
 
     pub fn unconfirmed(&mut self, entry: PartitionEntry) {
-        Self::listed(
-            &mut self.report.unconfirmed,
-            &mut self.counts.unconfirmed,
-            &mut self.listed,
-            &mut self.report.truncated,
-            entry,
-        );
+        self.counts.unconfirmed += 1;
+        self.list(|r| &mut r.unconfirmed, entry);
     }
 
     pub fn skip(&mut self, bucket: &str, key: &str, reason: &dyn Reason) {
+        self.counts.skipped += 1;
         let entry = SkippedEntry {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             reason: reason.to_string(),
             kind: reason.kind(),
         };
-        Self::listed(
-            &mut self.report.skipped,
-            &mut self.counts.skipped,
-            &mut self.listed,
-            &mut self.report.truncated,
-            entry,
-        );
+        self.list(|r| &mut r.skipped, entry);
     }
 
     pub fn fail(&mut self, bucket: &str, key: &str, error: &dyn fmt::Display) {
+        self.counts.failed += 1;
         let entry = FailedEntry {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             error: error.to_string(),
         };
-        Self::listed(
-            &mut self.report.failed,
-            &mut self.counts.failed,
-            &mut self.listed,
-            &mut self.report.truncated,
-            entry,
-        );
+        self.list(|r| &mut r.failed, entry);
     }
 
     /// Say why the run stopped early, or what it left undone; several reasons are joined.

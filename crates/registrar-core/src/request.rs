@@ -244,10 +244,13 @@ fn maintenance(kind: Kind, body: Value) -> Result<Maintenance, RequestError> {
     if let Some(r) = &fields.resume
         && r.table != fields.table
     {
-        return Err(malformed(format!(
-            "the cursor is for table {}, not {}: resume a pass with its own cursor",
-            r.table, fields.table
-        )));
+        return Err(malformed(
+            crate::pass::CursorError::OtherTable {
+                cursor: r.table.to_string(),
+                table: fields.table.to_string(),
+            }
+            .to_string(),
+        ));
     }
     let sync = kind == Kind::Sync;
     Ok(Maintenance {
